@@ -1,0 +1,102 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "gatehouse",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gatehouse", targets: ["gatehouse"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "GatehouseCore", exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(
+            name: "Store",
+            dependencies: [
+                "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .target(name: "Policy", dependencies: ["GatehouseCore"], exclude: ["README.md"], swiftSettings: strictSettings),
+        // The module is `GatehouseTracing` because swift-distributed-tracing (used by Hummingbird)
+        // already owns the module name `Tracing`; the folder keeps the architecture's name.
+        .target(
+            name: "GatehouseTracing",
+            dependencies: ["GatehouseCore"],
+            path: "Sources/Tracing",
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "LLMProxy",
+            dependencies: [
+                "GatehouseCore", "Policy", "GatehouseTracing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MCPHost",
+            dependencies: [
+                "GatehouseCore", "Policy", "GatehouseTracing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "gatehouse",
+            dependencies: [
+                "GatehouseCore", "Store", "Policy", "GatehouseTracing", "LLMProxy", "MCPHost",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatehouseCore"]),
+        .testTarget(name: "GatehouseTracingTests", dependencies: ["GatehouseTracing"]),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Store", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "LLMProxyTests", dependencies: ["LLMProxy"]),
+        .testTarget(name: "MCPHostTests", dependencies: ["MCPHost"]),
+        .testTarget(
+            name: "GatehouseTests",
+            dependencies: [
+                "gatehouse", "GatehouseCore", "Policy", "Store",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+)

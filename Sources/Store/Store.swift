@@ -1,0 +1,146 @@
+public import Logging
+internal import Foundation
+internal import NIOPosix
+internal import Synchronization
+
+/// The gateway's one SQLite database (keys, spend, audit, traces as later modules add them).
+///
+/// Writes go through a single writer thread fed by a bounded queue, so request paths suspend,
+/// never block, on disk, and a slow disk shows up as `writeQueueFull` instead of unbounded memory.
+/// Reads use their own connection on their own thread (WAL lets them run beside the writer).
+public final class Store: Sendable {
+    public let path: String
+    public let writeQueueCapacity: Int
+
+    private let writer: ConfinedConnection
+    private let reader: ConfinedConnection
+    private let writerThread: NIOThreadPool
+    private let readerThread: NIOThreadPool
+    private let pendingWrites = Atomic<Int>(0)
+    private let state = Mutex<State>(.open)
+    private let logger: Logger
+
+    private enum State { case open, closed }
+
+    /// Opens (creating if needed) the database at `path`, switches it to WAL and applies every
+    /// migration it has not seen. Throws a `StoreError` naming the path and the reason on failure.
+    public static func open(path: String, writeQueueCapacity: Int = 1024, logger: Logger) async throws -> Store {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(kind: .cannotOpen, path: path, reason: "cannot create folder \(directory): \(Self.describe(error))")
+        }
+        let writerThread = NIOThreadPool(numberOfThreads: 1)
+        writerThread.start()
+        do {
+            let writer = try await writerThread.runIfActive { () throws -> ConfinedConnection in
+                let connection = try SQLiteConnection(path: path, readOnly: false)
+                try Self.configure(connection)
+                try StoreSchema.migrate(connection)
+                return ConfinedConnection(connection: connection)
+            }
+            let readerThread = NIOThreadPool(numberOfThreads: 1)
+            readerThread.start()
+            let reader = try await readerThread.runIfActive { () throws -> ConfinedConnection in
+                ConfinedConnection(connection: try SQLiteConnection(path: path, readOnly: true))
+            }
+            return Store(
+                path: path, writeQueueCapacity: writeQueueCapacity, writer: writer, reader: reader,
+                writerThread: writerThread, readerThread: readerThread, logger: logger
+            )
+        } catch {
+            try? await writerThread.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private init(
+        path: String, writeQueueCapacity: Int, writer: ConfinedConnection, reader: ConfinedConnection,
+        writerThread: NIOThreadPool, readerThread: NIOThreadPool, logger: Logger
+    ) {
+        self.path = path
+        self.writeQueueCapacity = writeQueueCapacity
+        self.writer = writer
+        self.reader = reader
+        self.writerThread = writerThread
+        self.readerThread = readerThread
+        self.logger = logger
+    }
+
+    private static func configure(_ connection: SQLiteConnection) throws {
+        // The first statement reads the file header: a damaged or foreign file fails here, clearly.
+        let mode = try connection.prepare("PRAGMA journal_mode=WAL").run()
+        guard mode.first?.first == .text("wal") else {
+            throw StoreError(kind: .cannotOpen, path: connection.path, reason: "the file system does not support WAL mode")
+        }
+        try connection.execute("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+    }
+
+    public var isOpen: Bool { state.withLock { $0 == .open } }
+
+    /// Runs `body` on the writer connection. Waits (suspended) for its turn; fails at once with
+    /// `writeQueueFull` when `writeQueueCapacity` writes are already waiting.
+    public func write<Result: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> Result
+    ) async throws -> Result {
+        guard isOpen else { throw StoreError(kind: .closed, path: path, reason: "") }
+        let waiting = pendingWrites.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { pendingWrites.wrappingSubtract(1, ordering: .relaxed) }
+        guard waiting <= writeQueueCapacity else {
+            throw StoreError(kind: .writeQueueFull, path: path, reason: "\(writeQueueCapacity) writes waiting")
+        }
+        let writer = self.writer
+        return try await writerThread.runIfActive { () throws -> Result in
+            try body(writer.connection)
+        }
+    }
+
+    /// Runs `body` on the read-only connection.
+    public func read<Result: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws -> Result
+    ) async throws -> Result {
+        guard isOpen else { throw StoreError(kind: .closed, path: path, reason: "") }
+        let reader = self.reader
+        return try await readerThread.runIfActive { () throws -> Result in
+            try body(reader.connection)
+        }
+    }
+
+    /// The highest migration applied to this database.
+    public func schemaVersion() async throws -> Int {
+        try await read { connection throws in try StoreSchema.appliedVersion(connection) }
+    }
+
+    /// Writes what is queued, folds the WAL back into the database file and closes both connections.
+    public func close() async {
+        let wasOpen = state.withLock { state in
+            defer { state = .closed }
+            return state == .open
+        }
+        guard wasOpen else { return }
+        let writer = self.writer
+        let reader = self.reader
+        do {
+            try await readerThread.runIfActive { reader.connection.close() }
+            try await writerThread.runIfActive { () throws in
+                try writer.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                writer.connection.close()
+            }
+        } catch {
+            logger.warning("store close failed", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+        try? await readerThread.shutdownGracefully()
+        try? await writerThread.shutdownGracefully()
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        (error as NSError).localizedDescription
+    }
+}
+
+/// A connection that only its own single-thread pool ever touches; that confinement, not a lock,
+/// is what makes handing it between tasks safe.
+struct ConfinedConnection: @unchecked Sendable {
+    let connection: SQLiteConnection
+}

@@ -1,0 +1,61 @@
+/// The database schema as an ordered list of forward migrations. A database records every
+/// migration applied to it; opening applies the missing ones in order, each in its own transaction.
+/// Later modules append migrations; an applied migration is never edited.
+enum StoreSchema {
+    struct Migration {
+        let version: Int
+        let name: String
+        let sql: String
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1,
+            name: "config_loads",
+            sql: """
+                CREATE TABLE config_loads (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    loaded_at TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    trigger TEXT NOT NULL,
+                    outcome TEXT NOT NULL,
+                    error_count INTEGER NOT NULL
+                );
+                """
+        )
+    ]
+
+    static var latestVersion: Int { migrations.last?.version ?? 0 }
+
+    static func migrate(_ connection: SQLiteConnection) throws {
+        try connection.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            );
+            """
+        )
+        let applied = try appliedVersion(connection)
+        guard applied <= latestVersion else {
+            throw StoreError(
+                kind: .newerSchema, path: connection.path,
+                reason: "has schema version \(applied), newer than this build's \(latestVersion); run a newer gatehouse"
+            )
+        }
+        let record = try connection.prepare("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")
+        for migration in migrations where migration.version > applied {
+            try connection.transaction { () throws in
+                try connection.execute(migration.sql)
+                try record.run([.integer(Int64(migration.version)), .text(migration.name)])
+            }
+        }
+    }
+
+    static func appliedVersion(_ connection: SQLiteConnection) throws -> Int {
+        let rows = try connection.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").run()
+        guard case .integer(let version) = rows.first?.first else { return 0 }
+        return Int(version)
+    }
+}
