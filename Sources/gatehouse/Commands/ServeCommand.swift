@@ -1,0 +1,172 @@
+internal import ArgumentParser
+internal import Foundation
+internal import Hummingbird
+internal import Logging
+internal import NIOCore
+internal import Prometheus
+internal import ServiceLifecycle
+internal import Store
+internal import Synchronization
+internal import UnixSignals
+internal import Policy
+internal import GatehouseCore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Start the gateway.",
+        discussion: """
+            Without --config, runs on the embedded defaults: listens on 127.0.0.1:4000 and keeps its \
+            store under ./.gatehouse/. SIGINT or SIGTERM stops it gracefully.
+            """
+    )
+
+    @OptionGroup var configOption: ConfigOption
+
+    @Option(name: .long, help: ArgumentHelp("Listen on HOST:PORT instead of server.listen.", valueName: "host:port"))
+    var listen: String?
+
+    @Option(name: .long, help: ArgumentHelp("Log line format: text or json (overrides logging.format).", valueName: "format"))
+    var logFormat: String?
+
+    func validate() throws {
+        if let listen, ListenAddress.parse(listen) == nil {
+            throw ValidationError("--listen must be HOST:PORT, for example 127.0.0.1:4000 or [::1]:4000")
+        }
+        if let logFormat, LogFormat(rawValue: logFormat) == nil {
+            throw ValidationError("--log-format must be text or json")
+        }
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let source = configOption.source
+        var configuration: GatehouseConfiguration
+        switch source.load(environment: environment) {
+        case .valid(let loaded):
+            configuration = loaded
+        case .invalid(let diagnostics):
+            for diagnostic in diagnostics {
+                FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+            }
+            FileHandle.standardError.write(Data("\(source): not starting; run 'gatehouse validate' for details\n".utf8))
+            throw ExitCode(1)
+        }
+        if let listen, let address = ListenAddress.parse(listen) { configuration.server.listen = address }
+        if let logFormat, let format = LogFormat(rawValue: logFormat) { configuration.logging.format = format }
+
+        let levelOverride = environment["GATEHOUSE_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) }
+        let logLevel = SharedLogLevel(levelOverride ?? configuration.logging.level)
+        let format = configuration.logging.format
+        LoggingSystem.bootstrap { label in GatehouseLogHandler(label: label, format: format, sharedLevel: logLevel) }
+        let logger = Logger(label: "gatehouse")
+        if let raw = environment["GATEHOUSE_LOG_LEVEL"], levelOverride == nil {
+            logger.warning("GATEHOUSE_LOG_LEVEL is not a log level; using the configured one", metadata: ["value": "\(raw)"])
+        }
+
+        let store: Store
+        do {
+            store = try await Store.open(
+                path: configuration.store.path, writeQueueCapacity: configuration.store.writeQueueCapacity, logger: logger
+            )
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+
+        let runner = GatewayRunner(
+            configuration: configuration, source: source, store: store, environment: environment,
+            logLevel: logLevel, logLevelOverride: levelOverride, logger: logger
+        )
+        try await runner.run()
+    }
+}
+
+/// Wires the modules into one service group and runs it until SIGINT/SIGTERM.
+struct GatewayRunner {
+    let configuration: GatehouseConfiguration
+    let source: ConfigSource
+    let store: Store
+    let environment: [String: String]
+    let logLevel: SharedLogLevel
+    let logLevelOverride: Logger.Level?
+    let logger: Logger
+
+    func run() async throws {
+        let state = RuntimeState(RuntimeSnapshot(configuration: configuration, source: source))
+        let reloader = ConfigReloader(
+            state: state, store: store, environment: environment, logLevel: logLevel, logLevelOverride: logLevelOverride,
+            logger: logger
+        )
+        do {
+            try await store.recordConfigLoad(
+                ConfigLoadRecord(
+                    loadedAt: ISO8601DateFormatter().string(from: Date()), source: source.description, trigger: .startup,
+                    outcome: .applied, errorCount: 0
+                )
+            )
+        } catch {
+            logger.warning("could not record the startup configuration in the store", metadata: ["error": "\(error)"])
+        }
+
+        logger.info(
+            "configuration loaded",
+            metadata: ["source": "\(source)", "agents": "\(configuration.agents.count)", "store": "\(store.path)"]
+        )
+        if state.snapshot.authenticator.activeKeyCount == 0 {
+            logger.warning("no agent API key is set: every proxy request (/v1, /mcp) will be refused with 401")
+        }
+        if configuration.admin.token.isEmpty {
+            logger.notice("no admin token is set (admin.token): the admin API answers 401")
+        }
+
+        let application = GatehouseServer.makeApplication(
+            state: state, store: store, reloader: reloader, registry: PrometheusCollectorRegistry(), logger: logger,
+            onListening: { [logger] address in
+                let host = configuration.server.listen.host
+                let shownHost = host.contains(":") ? "[\(host)]" : host
+                let port = address?.port.map(String.init) ?? "?"
+                logger.info("listening", metadata: ["url": "http://\(shownHost):\(port)"])
+            }
+        )
+        let storeService = StoreService(store: store, logger: logger)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: storeService), .init(service: application)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.server.shutdownGracePeriod
+        groupConfiguration.maximumCancellationDuration = .seconds(1)
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            // Past the grace period the group cancels what is still open; that is the shutdown we asked for.
+            guard storeService.shutdownRequested else { throw error }
+            logger.notice("connections still open after the grace period were closed", metadata: ["error": "\(error)"])
+        }
+        await store.close()
+        logger.info("stopped")
+    }
+}
+
+/// Keeps the store open while the gateway runs, and closes it (flushing the WAL) after the
+/// HTTP server has stopped: services stop in reverse order, and this one is listed first.
+final class StoreService: Service, Sendable {
+    private let store: Store
+    private let logger: Logger
+    private let requested = Atomic<Bool>(false)
+
+    init(store: Store, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    var shutdownRequested: Bool { requested.load(ordering: .relaxed) }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        requested.store(true, ordering: .relaxed)
+        logger.info("shutting down")
+        await store.close()
+    }
+}

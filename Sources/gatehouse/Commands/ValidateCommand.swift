@@ -1,0 +1,30 @@
+internal import ArgumentParser
+internal import GatehouseCore
+internal import Policy
+internal import Foundation
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a configuration file and print every problem in it, with its line and key path.",
+        discussion: "Exits 0 when the configuration is valid, 1 otherwise. Secret values are never printed."
+    )
+
+    @OptionGroup var configOption: ConfigOption
+
+    func run() throws {
+        let source = configOption.source
+        switch source.load(environment: ProcessInfo.processInfo.environment) {
+        case .valid(let configuration):
+            let keyCount = configuration.agents.reduce(0) { $0 + $1.apiKeys.filter { !$0.isEmpty }.count }
+            print("\(source): valid (\(configuration.agents.count) agents, \(keyCount) API keys)")
+        case .invalid(let diagnostics):
+            for diagnostic in diagnostics {
+                FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+            }
+            let noun = diagnostics.count == 1 ? "error" : "errors"
+            FileHandle.standardError.write(Data("\(source): \(diagnostics.count) \(noun)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+internal import Foundation
+/// Sizes as users write them: `4MiB`, `512KiB`, `1MB`, `1048576`.
+enum ByteSizeSyntax {
+    private static let units: [(suffix: String, multiplier: Int)] = [
+        ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30),
+        ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1),
+    ]
+
+    static func parse(_ text: String) -> Int? {
+        for (suffix, multiplier) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
+            guard let value = Int(number), value >= 0 else { return nil }
+            let (bytes, overflow) = value.multipliedReportingOverflow(by: multiplier)
+            return overflow ? nil : bytes
+        }
+        return Int(text)
+    }
+
+    static func format(_ bytes: Int) -> String {
+        for (suffix, multiplier) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        where bytes >= multiplier && bytes % multiplier == 0 {
+            return "\(bytes / multiplier)\(suffix)"
+        }
+        return "\(bytes)B"
+    }
+}
+
+/// Durations as users write them: `250ms`, `10s`, `5m`, `1h`.
+enum DurationSyntax {
+    static func parse(_ text: String) -> Duration? {
+        let units: [(suffix: String, make: (Int) -> Duration)] = [
+            ("ms", { .milliseconds($0) }), ("s", { .seconds($0) }), ("m", { .seconds($0 * 60) }),
+            ("h", { .seconds($0 * 3600) }),
+        ]
+        for (suffix, make) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
+            guard let value = Int(number), value >= 0, value < 1_000_000_000 else { return nil }
+            return make(value)
+        }
+        return nil
+    }
+
+    static func format(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if milliseconds % 3_600_000 == 0 && milliseconds > 0 { return "\(milliseconds / 3_600_000)h" }
+        if milliseconds % 60_000 == 0 && milliseconds > 0 { return "\(milliseconds / 60_000)m" }
+        if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
+        return "\(milliseconds)ms"
+    }
+}

@@ -1,0 +1,141 @@
+internal import Foundation
+public import Logging
+internal import Synchronization
+
+/// The level every logger of the process obeys. Shared so that a config reload changes the level
+/// of loggers that already exist.
+final class SharedLogLevel: Sendable {
+    private let level: Atomic<UInt8>
+
+    init(_ level: Logger.Level) {
+        self.level = Atomic(Self.code(level))
+    }
+
+    var value: Logger.Level {
+        get { Logger.Level.allCases[Int(level.load(ordering: .relaxed))] }
+        set { level.store(Self.code(newValue), ordering: .relaxed) }
+    }
+
+    func set(_ newLevel: Logger.Level) { level.store(Self.code(newLevel), ordering: .relaxed) }
+
+    private static func code(_ level: Logger.Level) -> UInt8 {
+        UInt8(Logger.Level.allCases.firstIndex(of: level) ?? 2)
+    }
+}
+
+/// Writes whole lines to standard error, one `write` per line so concurrent lines never interleave.
+final class LogLineWriter: Sendable {
+    static let standardError = LogLineWriter()
+    private let lock = Mutex(())
+
+    func write(_ line: String) {
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        lock.withLock { _ in
+            bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Foundation.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written <= 0 { break }
+                    offset += written
+                }
+            }
+        }
+    }
+}
+
+/// Human-readable lines (`2026-11-25T17:00:00.123Z info gatehouse: listening url=…`) or JSON lines
+/// (`{"time":…,"level":…,"label":…,"message":…,<metadata>…}`), both on standard error.
+struct GatehouseLogHandler: LogHandler {
+    let label: String
+    let format: LogFormat
+    let sharedLevel: SharedLogLevel
+    let writer: LogLineWriter
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+
+    init(label: String, format: LogFormat, sharedLevel: SharedLogLevel, writer: LogLineWriter = .standardError) {
+        self.label = label
+        self.format = format
+        self.sharedLevel = sharedLevel
+        self.writer = writer
+    }
+
+    var logLevel: Logger.Level {
+        get { sharedLevel.value }
+        set { sharedLevel.set(newValue) }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+        if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
+        let time = Self.timestamp()
+        switch format {
+        case .text:
+            var line = "\(time) \(event.level) \(label): \(event.message)"
+            for key in merged.keys.sorted() {
+                line += " \(key)=\(merged[key].map(Self.flatten) ?? "")"
+            }
+            writer.write(line)
+        case .json:
+            var line = "{\"time\":\(JSONText.quote(time)),\"level\":\(JSONText.quote(event.level.rawValue)),"
+            line += "\"label\":\(JSONText.quote(label)),\"message\":\(JSONText.quote(event.message.description))"
+            for key in merged.keys.sorted() where !["time", "level", "label", "message"].contains(key) {
+                line += ",\(JSONText.quote(key)):\(JSONText.quote(merged[key].map(Self.flatten) ?? ""))"
+            }
+            line += "}"
+            writer.write(line)
+        }
+    }
+
+    private static func flatten(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case .string(let text): text
+        case .stringConvertible(let convertible): convertible.description
+        case .array(let values): "[" + values.map(flatten).joined(separator: ",") + "]"
+        case .dictionary(let values):
+            "{" + values.keys.sorted().map { "\($0)=\(flatten(values[$0]!))" }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// UTC, millisecond precision: `2026-11-25T17:00:00.123Z`.
+    private static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+            parts.tm_hour, parts.tm_min, parts.tm_sec, Int32(now.tv_nsec / 1_000_000)
+        )
+    }
+}
+
+/// Minimal JSON string quoting for log lines and other hand-built JSON.
+enum JSONText {
+    static func quote(_ text: String) -> String {
+        var output = "\""
+        output.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case let control where control.value < 0x20:
+                let hex = String(control.value, radix: 16)
+                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output + "\""
+    }
+}

@@ -1,0 +1,20 @@
+public import Hummingbird
+internal import GatehouseCore
+public import Logging
+internal import NIOCore
+internal import Policy
+
+/// The per-request context every middleware and route reads: who is calling and under which id.
+public struct GatehouseRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by the request-id middleware before anything else runs.
+    var requestID = GatehouseCore.RequestID()
+    /// Set by the authentication middleware on proxy routes; nil elsewhere.
+    var identity: Identity?
+    /// The configured body limit, so Hummingbird's own decoders enforce the same number.
+    public var maxUploadSize: Int = 4 << 20
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+    }
+}

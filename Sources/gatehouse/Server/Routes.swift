@@ -1,0 +1,124 @@
+internal import Foundation
+internal import Hummingbird
+internal import HTTPTypes
+internal import NIOCore
+internal import Prometheus
+internal import Store
+
+/// Encodes a value as a JSON response (admin and health routes; never the proxy path).
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data = try encoder.encode(value)
+    return Response(
+        status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data))
+    )
+}
+
+/// `/healthz` (the process answers), `/readyz` (configuration loaded and store open), `/metrics`.
+struct OperationalRoutes {
+    let state: RuntimeState
+    let store: Store
+    let registry: PrometheusCollectorRegistry
+
+    private struct Status: Encodable {
+        let status: String
+        let reasons: [String]?
+    }
+
+    func register(on router: Router<GatehouseRequestContext>) {
+        router.get("/healthz") { _, _ in
+            try jsonResponse(Status(status: "ok", reasons: nil))
+        }
+        router.get("/readyz") { _, _ in
+            var reasons: [String] = []
+            if !store.isOpen { reasons.append("store closed") }
+            return reasons.isEmpty
+                ? try jsonResponse(Status(status: "ready", reasons: nil))
+                : try jsonResponse(Status(status: "not ready", reasons: reasons), status: .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            var bytes: [UInt8] = []
+            registry.emit(into: &bytes)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+            )
+        }
+    }
+}
+
+/// The admin API under `/admin`, behind the admin token.
+struct AdminRoutes {
+    let state: RuntimeState
+    let store: Store
+    let reloader: ConfigReloader
+
+    private struct ReloadApplied: Encodable {
+        let status = "reloaded"
+        let restart_required: [String]
+    }
+
+    private struct ReloadRejected: Encodable {
+        struct Detail: Encodable {
+            let message: String
+            let type = "invalid_config"
+        }
+        struct Problem: Encodable {
+            let file: String
+            let line: Int
+            let column: Int
+            let path: String
+            let message: String
+            let hint: String?
+        }
+        let error: Detail
+        let errors: [Problem]
+    }
+
+    private struct History: Encodable {
+        struct Load: Encodable {
+            let loaded_at: String
+            let source: String
+            let trigger: String
+            let outcome: String
+            let error_count: Int
+        }
+        let loads: [Load]
+    }
+
+    func register(on router: Router<GatehouseRequestContext>) {
+        let admin = router.group("/admin").add(middleware: AdminAuthenticationMiddleware(state: state))
+        admin.get("config") { _, _ in
+            let snapshot = state.snapshot
+            return try jsonResponse(ConfigView(snapshot.configuration, source: snapshot.source))
+        }
+        admin.get("config/history") { _, _ in
+            let loads = try await store.recentConfigLoads(limit: 50)
+            return try jsonResponse(
+                History(
+                    loads: loads.map {
+                        .init(
+                            loaded_at: $0.loadedAt, source: $0.source, trigger: $0.trigger.rawValue,
+                            outcome: $0.outcome.rawValue, error_count: $0.errorCount
+                        )
+                    }
+                )
+            )
+        }
+        admin.post("reload") { _, _ in
+            switch await reloader.reload() {
+            case .applied(let restartRequired):
+                return try jsonResponse(ReloadApplied(restart_required: restartRequired))
+            case .rejected(let diagnostics):
+                let body = ReloadRejected(
+                    error: .init(message: "The new configuration is invalid; the running one is unchanged."),
+                    errors: diagnostics.map {
+                        .init(file: $0.file, line: $0.line, column: $0.column, path: $0.path, message: $0.message, hint: $0.hint)
+                    }
+                )
+                return try jsonResponse(body, status: .badRequest)
+            }
+        }
+    }
+}
