@@ -35,5 +35,6 @@ agents:
     api_keys:
       # Unset or empty: no key can authenticate as `demo`, and proxy endpoints answer 401.
       - ${GATEHOUSE_API_KEY:-}
+
 """#
 }

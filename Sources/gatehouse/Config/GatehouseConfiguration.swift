@@ -91,7 +91,11 @@ extension GatehouseConfiguration {
         if let node = sections["admin"] { configuration.admin = decodeAdmin(node, reader: &reader) }
         if let node = sections["agents"] { configuration.agents = decodeAgents(node, reader: &reader) }
 
-        return reader.diagnostics.isEmpty ? .valid(configuration) : .invalid(reader.diagnostics)
+        // Sections are read in a fixed order; report in the order of the file.
+        let diagnostics = reader.diagnostics.enumerated().sorted { left, right in
+            (left.element.line, left.element.column, left.offset) < (right.element.line, right.element.column, right.offset)
+        }.map(\.element)
+        return diagnostics.isEmpty ? .valid(configuration) : .invalid(diagnostics)
     }
 
     private static func decodeServer(_ node: Node, reader: inout ConfigReader) -> ServerSettings {

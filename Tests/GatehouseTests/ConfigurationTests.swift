@@ -1,0 +1,208 @@
+import Foundation
+import GatehouseCore
+import Logging
+import Policy
+import Testing
+
+@testable import gatehouse
+
+@Suite struct ConfigurationTests {
+    private func decode(_ yaml: String, environment: [String: String] = [:]) -> ConfigValidation<GatehouseConfiguration> {
+        GatehouseConfiguration.decode(yaml: yaml, file: "test.yaml", environment: environment)
+    }
+
+    @Test func embeddedDefaultsAreTheShippedSample() throws {
+        let sample = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("samples/gatehouse.yaml")
+        #expect(try String(contentsOf: sample, encoding: .utf8) == EmbeddedDefaults.yaml)
+    }
+
+    @Test func embeddedDefaultsDecodeWithoutAnyVariable() throws {
+        guard case .valid(let configuration) = decode(EmbeddedDefaults.yaml) else {
+            Issue.record("embedded defaults must be valid without environment variables")
+            return
+        }
+        #expect(configuration.server.listen == ListenAddress(host: "127.0.0.1", port: 4000))
+        #expect(configuration.store.path == ".gatehouse/gatehouse.db")
+        #expect(configuration.agents.map(\.name) == ["demo"])
+        #expect(configuration.admin.token.isEmpty)
+    }
+
+    @Test func fullConfigurationDecodesEveryKey() throws {
+        let yaml = """
+            server:
+              listen: "[::1]:8080"
+              max_body_size: 1MiB
+              max_header_size: 16384
+              idle_timeout: 2m
+              request_head_timeout: 500ms
+              request_body_timeout: 1h
+              shutdown_grace_period: 0s
+            store:
+              path: /tmp/x.db
+              write_queue_capacity: 10
+            logging:
+              level: debug
+              format: json
+            admin:
+              token: ${ADMIN}
+            agents:
+              - name: a
+                api_keys: [ "k-${SUFFIX}", "${MISSING:-fallback}" ]
+              - name: b
+            """
+        guard case .valid(let configuration) = decode(yaml, environment: ["ADMIN": "t0ken", "SUFFIX": "1"]) else {
+            Issue.record("expected a valid configuration")
+            return
+        }
+        #expect(configuration.server.listen == ListenAddress(host: "::1", port: 8080))
+        #expect(configuration.server.maxBodySize == 1 << 20)
+        #expect(configuration.server.maxHeaderSize == 16384)
+        #expect(configuration.server.idleTimeout == .seconds(120))
+        #expect(configuration.server.requestHeadTimeout == .milliseconds(500))
+        #expect(configuration.server.requestBodyTimeout == .seconds(3600))
+        #expect(configuration.server.shutdownGracePeriod == .zero)
+        #expect(configuration.store == StoreSettings(path: "/tmp/x.db", writeQueueCapacity: 10))
+        #expect(configuration.logging == LoggingSettings(level: .debug, format: .json))
+        #expect(configuration.admin.token.revealedValue == "t0ken")
+        #expect(configuration.agents.map(\.name) == ["a", "b"])
+        #expect(configuration.agents[0].apiKeys.map(\.revealedValue) == ["k-1", "fallback"])
+        #expect(configuration.agents[1].apiKeys.isEmpty)
+    }
+
+    @Test func reportsEveryProblemWithLineAndPath() {
+        let yaml = """
+            server:
+              listen: 127.0.0.1:0
+              listn: x
+            store:
+              write_queue_capacity: many
+            admin:
+              token: ${GATEHOUSE_TEST_UNSET}
+            """
+        guard case .invalid(let diagnostics) = decode(yaml) else {
+            Issue.record("expected diagnostics")
+            return
+        }
+        #expect(diagnostics.map(\.path) == ["server.listn", "store.write_queue_capacity", "admin.token"])
+        #expect(diagnostics.map(\.line) == [3, 5, 7])
+        #expect(diagnostics[0].hint == "did you mean 'listen'?")
+        #expect(diagnostics[1].message == "expected an integer")
+        #expect(diagnostics[2].message == "environment variable GATEHOUSE_TEST_UNSET is not set")
+        #expect(diagnostics[0].description == "test.yaml:3:3: error: server.listn: unknown key 'listn' (did you mean 'listen'?)")
+    }
+
+    @Test func diagnosticsNeverQuoteAValue() {
+        let yaml = """
+            store:
+              write_queue_capacity: ${SECRET}
+            server:
+              listen: ${SECRET}
+            logging:
+              level: ${SECRET}
+            """
+        guard case .invalid(let diagnostics) = decode(yaml, environment: ["SECRET": "sk-very-secret"]) else {
+            Issue.record("expected diagnostics")
+            return
+        }
+        #expect(diagnostics.count == 3)
+        for diagnostic in diagnostics {
+            #expect(!diagnostic.description.contains("sk-very-secret"))
+        }
+    }
+
+    @Test func wrongShapesAndDuplicatesAreReported() {
+        let yaml = """
+            server: [1, 2]
+            agents:
+              - name: a
+              - name: a
+              - api_keys: []
+            logging:
+              format: xml
+            """
+        guard case .invalid(let diagnostics) = decode(yaml) else {
+            Issue.record("expected diagnostics")
+            return
+        }
+        #expect(diagnostics.map(\.path) == ["server", "agents[1].name", "agents[2].name", "logging.format"])
+        #expect(diagnostics[0].message == "expected a mapping (key: value lines), found a list")
+    }
+
+    @Test func invalidYAMLIsOneDiagnosticWithItsLine() {
+        guard case .invalid(let diagnostics) = decode("server:\n  listen: [1\n") else {
+            Issue.record("expected diagnostics")
+            return
+        }
+        #expect(diagnostics.count == 1)
+        #expect(diagnostics[0].message.hasPrefix("invalid YAML"))
+    }
+
+    @Test func emptyDocumentMeansDefaults() {
+        guard case .valid(let configuration) = decode("") else {
+            Issue.record("an empty file is all defaults")
+            return
+        }
+        #expect(configuration == GatehouseConfiguration())
+    }
+
+    @Test(arguments: [
+        ("${A}", "x"), ("pre-${A}-post", "pre-x-post"), ("${EMPTY:-d}", "d"), ("${UNSET:-d}", "d"),
+        ("${A:-d}", "x"), ("$$A", "$A"), ("a$b", "a$b"), ("${EMPTY}", ""), ("100$", "100$"),
+    ])
+    func substitution(input: String, expected: String) {
+        #expect(EnvironmentSubstitution.expand(input, environment: ["A": "x", "EMPTY": ""]) == .expanded(expected))
+    }
+
+    @Test func substitutionReportsAllMissingVariables() {
+        #expect(
+            EnvironmentSubstitution.expand("${X}${Y}${1BAD}", environment: [:])
+                == .failed([.unsetVariable("X"), .unsetVariable("Y"), .malformedReference("${1BAD}")])
+        )
+        #expect(EnvironmentSubstitution.expand("${OPEN", environment: [:]) == .failed([.malformedReference("${OPEN")]))
+    }
+
+    @Test(arguments: [("4MiB", 4 << 20), ("512KiB", 512 << 10), ("1MB", 1_000_000), ("123", 123), ("10B", 10)])
+    func byteSizes(text: String, bytes: Int) {
+        #expect(ByteSizeSyntax.parse(text) == bytes)
+    }
+
+    @Test(arguments: ["4 XB", "-1MiB", "MiB", "1.5MiB"])
+    func invalidByteSizes(text: String) {
+        #expect(ByteSizeSyntax.parse(text) == nil)
+    }
+
+    @Test func durations() {
+        #expect(DurationSyntax.parse("250ms") == .milliseconds(250))
+        #expect(DurationSyntax.parse("10s") == .seconds(10))
+        #expect(DurationSyntax.parse("5m") == .seconds(300))
+        #expect(DurationSyntax.parse("1h") == .seconds(3600))
+        #expect(DurationSyntax.parse("10") == nil)
+        #expect(DurationSyntax.format(.milliseconds(1500)) == "1500ms")
+        #expect(DurationSyntax.format(.seconds(120)) == "2m")
+    }
+
+    @Test func listenAddresses() {
+        #expect(ListenAddress.parse("127.0.0.1:4000") == ListenAddress(host: "127.0.0.1", port: 4000))
+        #expect(ListenAddress.parse("[::1]:0") == ListenAddress(host: "::1", port: 0))
+        #expect(ListenAddress.parse("::1:80") == nil)
+        #expect(ListenAddress.parse("host:70000") == nil)
+        #expect(ListenAddress.parse(":80") == nil)
+        #expect(ListenAddress(host: "::1", port: 1).description == "[::1]:1")
+    }
+
+    @Test func configViewRedactsEverySecret() throws {
+        var configuration = GatehouseConfiguration()
+        configuration.admin.token = Secret("admin-secret")
+        configuration.agents = [AgentDefinition(name: "demo", apiKeys: [Secret("key-secret"), Secret("")])]
+        let data = try JSONEncoder().encode(ConfigView(configuration, source: .embeddedDefaults))
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(!text.contains("admin-secret"))
+        #expect(!text.contains("key-secret"))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let agents = try #require(object["agents"] as? [[String: Any]])
+        #expect(agents.first?["api_keys"] as? [String] == ["[redacted]", ""])
+        #expect((object["admin"] as? [String: String])?["token"] == "[redacted]")
+    }
+}
