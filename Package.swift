@@ -78,6 +78,7 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Yams", package: "Yams"),
             ],
+            exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),

@@ -206,3 +206,23 @@ import Testing
         #expect((object["admin"] as? [String: String])?["token"] == "[redacted]")
     }
 }
+
+@Suite struct ConfigurationSchemaTests {
+    /// The JSON Schema in docs/ names exactly the keys the decoder accepts, section by section.
+    @Test func schemaListsExactlyTheDecodersKeys() throws {
+        let schemaURL = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/gatehouse.schema.json")
+        let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: schemaURL)) as? [String: Any])
+        func keys(_ object: [String: Any]?) -> Set<String> {
+            Set(((object?["properties"]) as? [String: Any])?.keys.map { $0 } ?? [])
+        }
+        let top = try #require(schema["properties"] as? [String: Any])
+        var schemaKeys: [String: Set<String>] = ["": Set(top.keys)]
+        for section in ["server", "store", "logging", "admin"] {
+            schemaKeys[section] = keys(top[section] as? [String: Any])
+        }
+        schemaKeys["agents[]"] = keys((top["agents"] as? [String: Any])?["items"] as? [String: Any])
+        #expect(schemaKeys == GatehouseConfiguration.knownKeys.mapValues(Set.init))
+    }
+}

@@ -69,6 +69,22 @@ struct AdminSettings: Sendable, Equatable {
 }
 
 extension GatehouseConfiguration {
+    /// Every key the file may contain, by section (`agents[]` is one list item). The decoder
+    /// accepts exactly these, and a test holds `docs/gatehouse.schema.json` to the same list.
+    static let knownKeys: [String: [String]] = [
+        "": ["server", "store", "logging", "admin", "agents"],
+        "server": [
+            "listen", "max_body_size", "max_header_size", "idle_timeout", "request_head_timeout",
+            "request_body_timeout", "shutdown_grace_period",
+        ],
+        "store": ["path", "write_queue_capacity"],
+        "logging": ["level", "format"],
+        "admin": ["token"],
+        "agents[]": ["name", "api_keys"],
+    ]
+
+    private static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
+
     /// Parses and validates YAML text. `file` names the source in diagnostics.
     static func decode(yaml: String, file: String, environment: [String: String]) -> ConfigValidation<Self> {
         let root: Node?
@@ -82,7 +98,7 @@ extension GatehouseConfiguration {
         var reader = ConfigReader(file: file, environment: environment)
         var configuration = GatehouseConfiguration()
         guard let root else { return .valid(configuration) }  // an empty file means all defaults
-        guard let sections = reader.mapping(root, path: "", allowedKeys: ["server", "store", "logging", "admin", "agents"])
+        guard let sections = reader.mapping(root, path: "", allowedKeys: keys(""))
         else { return .invalid(reader.diagnostics) }
 
         if let node = sections["server"] { configuration.server = decodeServer(node, reader: &reader) }
@@ -100,11 +116,7 @@ extension GatehouseConfiguration {
 
     private static func decodeServer(_ node: Node, reader: inout ConfigReader) -> ServerSettings {
         var settings = ServerSettings()
-        let keys = [
-            "listen", "max_body_size", "max_header_size", "idle_timeout", "request_head_timeout",
-            "request_body_timeout", "shutdown_grace_period",
-        ]
-        guard let entries = reader.mapping(node, path: "server", allowedKeys: keys) else { return settings }
+        guard let entries = reader.mapping(node, path: "server", allowedKeys: keys("server")) else { return settings }
         if let node = entries["listen"], let text = reader.nonEmptyString(node, path: "server.listen") {
             if let address = ListenAddress.parse(text) {
                 settings.listen = address
@@ -150,7 +162,7 @@ extension GatehouseConfiguration {
 
     private static func decodeStore(_ node: Node, reader: inout ConfigReader) -> StoreSettings {
         var settings = StoreSettings()
-        guard let entries = reader.mapping(node, path: "store", allowedKeys: ["path", "write_queue_capacity"]) else {
+        guard let entries = reader.mapping(node, path: "store", allowedKeys: keys("store")) else {
             return settings
         }
         if let node = entries["path"], let path = reader.nonEmptyString(node, path: "store.path") {
@@ -166,7 +178,7 @@ extension GatehouseConfiguration {
 
     private static func decodeLogging(_ node: Node, reader: inout ConfigReader) -> LoggingSettings {
         var settings = LoggingSettings()
-        guard let entries = reader.mapping(node, path: "logging", allowedKeys: ["level", "format"]) else { return settings }
+        guard let entries = reader.mapping(node, path: "logging", allowedKeys: keys("logging")) else { return settings }
         if let node = entries["level"],
             let level = reader.choice(node, path: "logging.level", options: Logger.Level.allCases.map(\.rawValue))
         {
@@ -182,7 +194,7 @@ extension GatehouseConfiguration {
 
     private static func decodeAdmin(_ node: Node, reader: inout ConfigReader) -> AdminSettings {
         var settings = AdminSettings()
-        guard let entries = reader.mapping(node, path: "admin", allowedKeys: ["token"]) else { return settings }
+        guard let entries = reader.mapping(node, path: "admin", allowedKeys: keys("admin")) else { return settings }
         if let node = entries["token"], let token = reader.secret(node, path: "admin.token") {
             settings.token = token
         }
@@ -195,7 +207,7 @@ extension GatehouseConfiguration {
         var seenNames: Set<String> = []
         for (index, item) in items.enumerated() {
             let path = "agents[\(index)]"
-            guard let entries = reader.mapping(item, path: path, allowedKeys: ["name", "api_keys"]) else { continue }
+            guard let entries = reader.mapping(item, path: path, allowedKeys: keys("agents[]")) else { continue }
             guard let nameNode = entries["name"] else {
                 reader.report(item, path: "\(path).name", "every agent needs a name", hint: "add 'name: my-agent'")
                 continue
