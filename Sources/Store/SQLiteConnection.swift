@@ -61,6 +61,8 @@ public final class SQLiteConnection {
         handle = nil
     }
 
+    var isClosed: Bool { handle == nil }
+
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?

@@ -42,8 +42,15 @@ public final class Store: Sendable {
             }
             let readerThread = NIOThreadPool(numberOfThreads: 1)
             readerThread.start()
-            let reader = try await readerThread.runIfActive { () throws -> ConfinedConnection in
-                ConfinedConnection(connection: try SQLiteConnection(path: path, readOnly: true))
+            let reader: ConfinedConnection
+            do {
+                reader = try await readerThread.runIfActive { () throws -> ConfinedConnection in
+                    ConfinedConnection(connection: try SQLiteConnection(path: path, readOnly: true))
+                }
+            } catch {
+                try? await writerThread.runIfActive { writer.connection.close() }
+                try? await readerThread.shutdownGracefully()
+                throw error
             }
             return Store(
                 path: path, writeQueueCapacity: writeQueueCapacity, writer: writer, reader: reader,
@@ -80,7 +87,7 @@ public final class Store: Sendable {
     public var isOpen: Bool { state.withLock { $0 == .open } }
 
     /// Runs `body` on the writer connection. Waits (suspended) for its turn; fails at once with
-    /// `writeQueueFull` when `writeQueueCapacity` writes are already waiting.
+    /// `writeQueueFull` when `writeQueueCapacity` writes are already in flight (running or waiting).
     public func write<Result: Sendable>(
         _ body: @escaping @Sendable (SQLiteConnection) throws -> Result
     ) async throws -> Result {
@@ -91,8 +98,11 @@ public final class Store: Sendable {
             throw StoreError(kind: .writeQueueFull, path: path, reason: "\(writeQueueCapacity) writes waiting")
         }
         let writer = self.writer
-        return try await writerThread.runIfActive { () throws -> Result in
-            try body(writer.connection)
+        return try await Self.run(on: writerThread, path: path) { () throws -> Result in
+            // close() runs on this same thread, so a write queued before it still finds the
+            // connection open and one queued after it sees it closed.
+            guard !writer.connection.isClosed else { throw StoreError(kind: .closed, path: writer.connection.path, reason: "") }
+            return try body(writer.connection)
         }
     }
 
@@ -102,8 +112,22 @@ public final class Store: Sendable {
     ) async throws -> Result {
         guard isOpen else { throw StoreError(kind: .closed, path: path, reason: "") }
         let reader = self.reader
-        return try await readerThread.runIfActive { () throws -> Result in
-            try body(reader.connection)
+        return try await Self.run(on: readerThread, path: path) { () throws -> Result in
+            guard !reader.connection.isClosed else { throw StoreError(kind: .closed, path: reader.connection.path, reason: "") }
+            return try body(reader.connection)
+        }
+    }
+
+    /// Runs work on a connection's thread; a pool already shut down means the store is closed.
+    private static func run<Result: Sendable>(
+        on thread: NIOThreadPool, path: String, _ work: @escaping @Sendable () throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await thread.runIfActive(work)
+        } catch let error as StoreError {
+            throw error
+        } catch is NIOThreadPoolError.ThreadPoolInactive {
+            throw StoreError(kind: .closed, path: path, reason: "")
         }
     }
 
