@@ -1,5 +1,5 @@
 internal import Foundation
-public import Logging
+internal import Logging
 internal import Synchronization
 
 /// The level every logger of the process obeys. Shared so that a config reload changes the level

@@ -1,6 +1,6 @@
 public import Hummingbird
 internal import GatehouseCore
-public import Logging
+internal import Logging
 internal import NIOCore
 internal import Policy
 

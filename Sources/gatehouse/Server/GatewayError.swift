@@ -1,6 +1,6 @@
 internal import Foundation
 internal import GatehouseCore
-public import Hummingbird
+internal import Hummingbird
 internal import HTTPTypes
 internal import LLMProxy
 internal import MCPHost

@@ -7,6 +7,7 @@ internal import Logging
 internal import Metrics
 internal import NIOCore
 internal import Policy
+internal import Synchronization
 
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("x-request-id")!
@@ -139,10 +140,23 @@ struct BodyLimitMiddleware: RouterMiddleware {
             }
             return try await next(request, context)
         }
-        guard request.headers[.transferEncoding] != nil else { return try await next(request, context) }
+        // No Content-Length: a chunked body, or none. (HTTP types drop Transfer-Encoding, so
+        // the two look alike here; for an empty body the check below costs one `next()`.)
+        let limited = LimitedRequestBody(base: request.body, limit: limit)
         var request = request
-        request.body = RequestBody(asyncSequence: LimitedRequestBody(base: request.body, limit: limit))
-        return try await next(request, context)
+        request.body = RequestBody(asyncSequence: limited)
+        let outcome: Result<Response, any Error>
+        do {
+            outcome = .success(try await next(request, context))
+        } catch {
+            outcome = .failure(error)
+        }
+        // No handler read the body (an error answered first, or no route matched): read it here,
+        // through the limit, so an oversized chunked body gets its 413 whatever the route.
+        if !limited.wasIterated {
+            for try await _ in limited {}
+        }
+        return try outcome.get()
     }
 }
 
@@ -151,6 +165,21 @@ struct LimitedRequestBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let base: RequestBody
     let limit: Int
+    private let iterated = IterationFlag()
+
+    init(base: RequestBody, limit: Int) {
+        self.base = base
+        self.limit = limit
+    }
+
+    /// A request body can be iterated once; this tells whether someone already started.
+    var wasIterated: Bool { iterated.isSet }
+
+    private final class IterationFlag: Sendable {
+        private let flag = Atomic<Bool>(false)
+        var isSet: Bool { flag.load(ordering: .relaxed) }
+        func set() { flag.store(true, ordering: .relaxed) }
+    }
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: RequestBody.AsyncIterator
@@ -170,7 +199,8 @@ struct LimitedRequestBody: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), limit: limit)
+        iterated.set()
+        return AsyncIterator(base: base.makeAsyncIterator(), limit: limit)
     }
 }
 
