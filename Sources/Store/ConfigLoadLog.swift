@@ -44,7 +44,11 @@ extension Store {
                     case .integer(let errorCount) = row[4]
                 else { return nil }
                 return ConfigLoadRecord(
-                    loadedAt: loadedAt, source: source, trigger: trigger, outcome: outcome, errorCount: Int(errorCount)
+                    loadedAt: loadedAt,
+                    source: source,
+                    trigger: trigger,
+                    outcome: outcome,
+                    errorCount: Int(errorCount)
                 )
             }
         }

@@ -24,7 +24,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .cannotOpen: "cannot open the store at \(path): \(reason)"
-        case .corrupt: "the store at \(path) is not a valid SQLite database (\(reason)); move it aside to start a new one"
+        case .corrupt:
+            "the store at \(path) is not a valid SQLite database (\(reason)); move it aside to start a new one"
         case .newerSchema: "the store at \(path) \(reason)"
         case .statementFailed: "store statement failed at \(path): \(reason)"
         case .writeQueueFull: "the store's write queue is full (\(reason)); the disk is slower than the load"
@@ -103,9 +104,12 @@ public final class SQLiteConnection {
 
     func error(status: Int32, reason: String) -> StoreError {
         let primary = status & 0xff
-        let kind: StoreError.Kind = (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) ? .corrupt
-            : (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_PERM) ? .cannotOpen
-            : .statementFailed
+        let kind: StoreError.Kind =
+            (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT)
+            ? .corrupt
+            : (primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_PERM)
+                ? .cannotOpen
+                : .statementFailed
         return StoreError(kind: kind, path: path, reason: reason)
     }
 }
@@ -154,7 +158,9 @@ public final class PreparedStatement {
         while true {
             let status = sqlite3_step(statement)
             if status == SQLITE_DONE { return rows }
-            guard status == SQLITE_ROW else { throw connection.error(status: status, reason: connection.currentMessage) }
+            guard status == SQLITE_ROW else {
+                throw connection.error(status: status, reason: connection.currentMessage)
+            }
             let columns = sqlite3_column_count(statement)
             rows.append((0..<columns).map(column))
         }

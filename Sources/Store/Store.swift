@@ -1,5 +1,5 @@
-public import Logging
 internal import Foundation
+public import Logging
 internal import NIOPosix
 internal import Synchronization
 
@@ -29,7 +29,11 @@ public final class Store: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw StoreError(kind: .cannotOpen, path: path, reason: "cannot create folder \(directory): \(Self.describe(error))")
+            throw StoreError(
+                kind: .cannotOpen,
+                path: path,
+                reason: "cannot create folder \(directory): \(Self.describe(error))"
+            )
         }
         let writerThread = NIOThreadPool(numberOfThreads: 1)
         writerThread.start()
@@ -53,8 +57,13 @@ public final class Store: Sendable {
                 throw error
             }
             return Store(
-                path: path, writeQueueCapacity: writeQueueCapacity, writer: writer, reader: reader,
-                writerThread: writerThread, readerThread: readerThread, logger: logger
+                path: path,
+                writeQueueCapacity: writeQueueCapacity,
+                writer: writer,
+                reader: reader,
+                writerThread: writerThread,
+                readerThread: readerThread,
+                logger: logger
             )
         } catch {
             try? await writerThread.shutdownGracefully()
@@ -63,8 +72,13 @@ public final class Store: Sendable {
     }
 
     private init(
-        path: String, writeQueueCapacity: Int, writer: ConfinedConnection, reader: ConfinedConnection,
-        writerThread: NIOThreadPool, readerThread: NIOThreadPool, logger: Logger
+        path: String,
+        writeQueueCapacity: Int,
+        writer: ConfinedConnection,
+        reader: ConfinedConnection,
+        writerThread: NIOThreadPool,
+        readerThread: NIOThreadPool,
+        logger: Logger
     ) {
         self.path = path
         self.writeQueueCapacity = writeQueueCapacity
@@ -79,7 +93,11 @@ public final class Store: Sendable {
         // The first statement reads the file header: a damaged or foreign file fails here, clearly.
         let mode = try connection.prepare("PRAGMA journal_mode=WAL").run()
         guard mode.first?.first == .text("wal") else {
-            throw StoreError(kind: .cannotOpen, path: connection.path, reason: "the file system does not support WAL mode")
+            throw StoreError(
+                kind: .cannotOpen,
+                path: connection.path,
+                reason: "the file system does not support WAL mode"
+            )
         }
         try connection.execute("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
     }
@@ -101,7 +119,9 @@ public final class Store: Sendable {
         return try await Self.run(on: writerThread, path: path) { () throws -> Result in
             // close() runs on this same thread, so a write queued before it still finds the
             // connection open and one queued after it sees it closed.
-            guard !writer.connection.isClosed else { throw StoreError(kind: .closed, path: writer.connection.path, reason: "") }
+            guard !writer.connection.isClosed else {
+                throw StoreError(kind: .closed, path: writer.connection.path, reason: "")
+            }
             return try body(writer.connection)
         }
     }
@@ -113,14 +133,18 @@ public final class Store: Sendable {
         guard isOpen else { throw StoreError(kind: .closed, path: path, reason: "") }
         let reader = self.reader
         return try await Self.run(on: readerThread, path: path) { () throws -> Result in
-            guard !reader.connection.isClosed else { throw StoreError(kind: .closed, path: reader.connection.path, reason: "") }
+            guard !reader.connection.isClosed else {
+                throw StoreError(kind: .closed, path: reader.connection.path, reason: "")
+            }
             return try body(reader.connection)
         }
     }
 
     /// Runs work on a connection's thread; a pool already shut down means the store is closed.
     private static func run<Result: Sendable>(
-        on thread: NIOThreadPool, path: String, _ work: @escaping @Sendable () throws -> Result
+        on thread: NIOThreadPool,
+        path: String,
+        _ work: @escaping @Sendable () throws -> Result
     ) async throws -> Result {
         do {
             return try await thread.runIfActive(work)

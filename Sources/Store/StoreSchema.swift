@@ -40,7 +40,8 @@ enum StoreSchema {
         let applied = try appliedVersion(connection)
         guard applied <= latestVersion else {
             throw StoreError(
-                kind: .newerSchema, path: connection.path,
+                kind: .newerSchema,
+                path: connection.path,
                 reason: "has schema version \(applied), newer than this build's \(latestVersion); run a newer gatehouse"
             )
         }

@@ -7,7 +7,8 @@ import Testing
 @testable import gatehouse
 
 @Suite struct ConfigurationTests {
-    private func decode(_ yaml: String, environment: [String: String] = [:]) -> ConfigValidation<GatehouseConfiguration> {
+    private func decode(_ yaml: String, environment: [String: String] = [:]) -> ConfigValidation<GatehouseConfiguration>
+    {
         GatehouseConfiguration.decode(yaml: yaml, file: "test.yaml", environment: environment)
     }
 
@@ -90,7 +91,10 @@ import Testing
         #expect(diagnostics[0].hint == "did you mean 'listen'?")
         #expect(diagnostics[1].message == "expected an integer")
         #expect(diagnostics[2].message == "environment variable GATEHOUSE_TEST_UNSET is not set")
-        #expect(diagnostics[0].description == "test.yaml:3:3: error: server.listn: unknown key 'listn' (did you mean 'listen'?)")
+        #expect(
+            diagnostics[0].description
+                == "test.yaml:3:3: error: server.listn: unknown key 'listn' (did you mean 'listen'?)"
+        )
     }
 
     @Test func diagnosticsNeverQuoteAValue() {

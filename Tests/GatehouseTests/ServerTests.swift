@@ -39,7 +39,9 @@ struct ServerHarness {
     }
 
     static func make(yaml: String = ServerHarness.yaml()) async throws -> ServerHarness {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-test-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gatehouse-test-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let configFile = folder.appendingPathComponent("gatehouse.yaml")
         try yaml.write(to: configFile, atomically: true, encoding: .utf8)
@@ -47,10 +49,17 @@ struct ServerHarness {
         guard case .valid(let configuration) = source.load(environment: environment) else {
             throw HarnessError.invalidConfiguration
         }
-        let store = try await Store.open(path: folder.appendingPathComponent("store.db").path, logger: Logger(label: "test"))
+        let store = try await Store.open(
+            path: folder.appendingPathComponent("store.db").path,
+            logger: Logger(label: "test")
+        )
         let state = RuntimeState(RuntimeSnapshot(configuration: configuration, source: source))
         let reloader = ConfigReloader(
-            state: state, store: store, environment: environment, logLevel: SharedLogLevel(.info), logLevelOverride: nil,
+            state: state,
+            store: store,
+            environment: environment,
+            logLevel: SharedLogLevel(.info),
+            logLevelOverride: nil,
             logger: Logger(label: "test")
         )
         return ServerHarness(folder: folder, configFile: configFile, store: store, state: state, reloader: reloader)
@@ -60,7 +69,12 @@ struct ServerHarness {
 
     func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let application = GatehouseServer.makeApplication(
-            state: state, store: store, reloader: reloader, registry: registry, logger: logger, onListening: { _ in }
+            state: state,
+            store: store,
+            reloader: reloader,
+            registry: registry,
+            logger: logger,
+            onListening: { _ in }
         )
         try await application.test(.live, body)
         await store.close()
@@ -104,7 +118,10 @@ func json(_ buffer: ByteBuffer?) throws -> [String: Any] {
                 #expect(error["type"] as? String == "invalid_request_error")
             }
             try await client.execute(
-                uri: "/v1/messages", method: .post, headers: [.apiKey: "wrong"], body: ByteBuffer(string: "{}")
+                uri: "/v1/messages",
+                method: .post,
+                headers: [.apiKey: "wrong"],
+                body: ByteBuffer(string: "{}")
             ) { response in
                 #expect(response.status == .unauthorized)
                 let body = try json(response.body)
@@ -120,7 +137,9 @@ func json(_ buffer: ByteBuffer?) throws -> [String: Any] {
             }
             // The right key passes authentication; the route itself does not exist yet.
             try await client.execute(
-                uri: "/v1/chat/completions", method: .post, headers: [.authorization: "Bearer \(ServerHarness.apiKey)"],
+                uri: "/v1/chat/completions",
+                method: .post,
+                headers: [.authorization: "Bearer \(ServerHarness.apiKey)"],
                 body: ByteBuffer(string: "{}")
             ) { response in
                 #expect(response.status == .notFound)
@@ -128,7 +147,10 @@ func json(_ buffer: ByteBuffer?) throws -> [String: Any] {
                 #expect(errorValue == "not_found")
             }
             try await client.execute(
-                uri: "/v1/messages", method: .post, headers: [.apiKey: ServerHarness.apiKey], body: ByteBuffer(string: "{}")
+                uri: "/v1/messages",
+                method: .post,
+                headers: [.apiKey: ServerHarness.apiKey],
+                body: ByteBuffer(string: "{}")
             ) { response in
                 #expect(response.status == .notFound)
                 let errorValue = try (json(response.body)["error"] as? [String: Any])?["type"] as? String
@@ -142,7 +164,9 @@ func json(_ buffer: ByteBuffer?) throws -> [String: Any] {
         try await harness.test { client in
             let big = ByteBuffer(repeating: UInt8(ascii: "a"), count: 200 << 10)
             try await client.execute(
-                uri: "/v1/chat/completions", method: .post, headers: [.authorization: "Bearer \(ServerHarness.apiKey)"],
+                uri: "/v1/chat/completions",
+                method: .post,
+                headers: [.authorization: "Bearer \(ServerHarness.apiKey)"],
                 body: big
             ) { response in
                 #expect(response.status == .contentTooLarge)
@@ -167,12 +191,16 @@ func json(_ buffer: ByteBuffer?) throws -> [String: Any] {
                 #expect(response.status == .unauthorized)
             }
             try await client.execute(
-                uri: "/admin/config", method: .get, headers: [.authorization: "Bearer \(ServerHarness.apiKey)"]
+                uri: "/admin/config",
+                method: .get,
+                headers: [.authorization: "Bearer \(ServerHarness.apiKey)"]
             ) { response in
                 #expect(response.status == .unauthorized)
             }
             try await client.execute(
-                uri: "/admin/config", method: .get, headers: [.authorization: "Bearer \(ServerHarness.adminToken)"]
+                uri: "/admin/config",
+                method: .get,
+                headers: [.authorization: "Bearer \(ServerHarness.adminToken)"]
             ) { response in
                 #expect(response.status == .ok)
                 let text = String(buffer: response.body)
@@ -203,7 +231,11 @@ func json(_ buffer: ByteBuffer?) throws -> [String: Any] {
             try await client.execute(uri: "/v1/x", method: .get, headers: opsKey) { response in
                 #expect(response.status == .notFound)
             }
-            try "agents:\n  - name: demo\n    api_kes: []\n".write(to: harness.configFile, atomically: true, encoding: .utf8)
+            try "agents:\n  - name: demo\n    api_kes: []\n".write(
+                to: harness.configFile,
+                atomically: true,
+                encoding: .utf8
+            )
             try await client.execute(uri: "/admin/reload", method: .post, headers: admin) { response in
                 #expect(response.status == .badRequest)
                 let errors = try #require(try json(response.body)["errors"] as? [[String: Any]])

@@ -16,7 +16,8 @@ private func withTemporaryFolder<T>(_ body: (URL) async throws -> T) async throw
 
 /// Runs `body`, expecting a `StoreError`, and returns it (nil, with a recorded issue, if none was thrown).
 private func storeError<T>(
-    sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> T
 ) async -> StoreError? {
     do {
         let value = try await body()
@@ -31,12 +32,18 @@ private func storeError<T>(
 }
 
 private let startup = ConfigLoadRecord(
-    loadedAt: "2026-01-02T03:04:05.000Z", source: "/etc/gatehouse/gatehouse.yaml", trigger: .startup,
-    outcome: .applied, errorCount: 0
+    loadedAt: "2026-01-02T03:04:05.000Z",
+    source: "/etc/gatehouse/gatehouse.yaml",
+    trigger: .startup,
+    outcome: .applied,
+    errorCount: 0
 )
 private let reload = ConfigLoadRecord(
-    loadedAt: "2026-01-02T04:00:00.000Z", source: "/etc/gatehouse/gatehouse.yaml", trigger: .reload,
-    outcome: .rejected, errorCount: 3
+    loadedAt: "2026-01-02T04:00:00.000Z",
+    source: "/etc/gatehouse/gatehouse.yaml",
+    trigger: .reload,
+    outcome: .rejected,
+    errorCount: 3
 )
 
 @Suite("Store")
@@ -160,7 +167,9 @@ struct StoreTests {
             let path = folder.appendingPathComponent("gatehouse.db").path
             let store = try await Store.open(path: path, logger: logger)
             let error = try #require(
-                await storeError { try await store.write { connection in try connection.execute("INSERT INTO nowhere VALUES (1)") } }
+                await storeError {
+                    try await store.write { connection in try connection.execute("INSERT INTO nowhere VALUES (1)") }
+                }
             )
             #expect(error.kind == .statementFailed)
             #expect(error.reason.contains("nowhere"))
@@ -185,7 +194,9 @@ struct StoreTests {
     func writeQueueIsBounded() async throws {
         try await withTemporaryFolder { folder in
             let store = try await Store.open(
-                path: folder.appendingPathComponent("gatehouse.db").path, writeQueueCapacity: 1, logger: logger
+                path: folder.appendingPathComponent("gatehouse.db").path,
+                writeQueueCapacity: 1,
+                logger: logger
             )
             #expect(store.writeQueueCapacity == 1)
 

@@ -59,7 +59,9 @@ public enum PresentedCredential: Sendable, Equatable {
 extension Substring {
     fileprivate func trimmingSpaces() -> Substring {
         let start = drop(while: { $0 == " " })
-        guard let last = start.lastIndex(where: { $0 != " " }) else { return start[start.startIndex..<start.startIndex] }
+        guard let last = start.lastIndex(where: { $0 != " " }) else {
+            return start[start.startIndex..<start.startIndex]
+        }
         return start[...last]
     }
 }

@@ -31,7 +31,9 @@ public struct TraceParent: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func isLowerHex(_ text: Substring) -> Bool {
-        text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+        text.utf8.allSatisfy {
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+        }
     }
 
     private static func isAllZero(_ text: Substring) -> Bool {

@@ -1,15 +1,15 @@
 internal import ArgumentParser
 internal import Foundation
+internal import GatehouseCore
 internal import Hummingbird
 internal import Logging
 internal import NIOCore
+internal import Policy
 internal import Prometheus
 internal import ServiceLifecycle
 internal import Store
 internal import Synchronization
 internal import UnixSignals
-internal import Policy
-internal import GatehouseCore
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +26,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Listen on HOST:PORT instead of server.listen.", valueName: "host:port"))
     var listen: String?
 
-    @Option(name: .long, help: ArgumentHelp("Log line format: text or json (overrides logging.format).", valueName: "format"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Log line format: text or json (overrides logging.format).", valueName: "format")
+    )
     var logFormat: String?
 
     func validate() throws {
@@ -61,13 +64,18 @@ struct ServeCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in GatehouseLogHandler(label: label, format: format, sharedLevel: logLevel) }
         let logger = Logger(label: "gatehouse")
         if let raw = environment["GATEHOUSE_LOG_LEVEL"], levelOverride == nil {
-            logger.warning("GATEHOUSE_LOG_LEVEL is not a log level; using the configured one", metadata: ["value": "\(raw)"])
+            logger.warning(
+                "GATEHOUSE_LOG_LEVEL is not a log level; using the configured one",
+                metadata: ["value": "\(raw)"]
+            )
         }
 
         let store: Store
         do {
             store = try await Store.open(
-                path: configuration.store.path, writeQueueCapacity: configuration.store.writeQueueCapacity, logger: logger
+                path: configuration.store.path,
+                writeQueueCapacity: configuration.store.writeQueueCapacity,
+                logger: logger
             )
         } catch {
             logger.critical("cannot start: \(error)")
@@ -75,8 +83,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         let runner = GatewayRunner(
-            configuration: configuration, source: source, store: store, environment: environment,
-            logLevel: logLevel, logLevelOverride: levelOverride, logger: logger
+            configuration: configuration,
+            source: source,
+            store: store,
+            environment: environment,
+            logLevel: logLevel,
+            logLevelOverride: levelOverride,
+            logger: logger
         )
         try await runner.run()
     }
@@ -95,14 +108,21 @@ struct GatewayRunner {
     func run() async throws {
         let state = RuntimeState(RuntimeSnapshot(configuration: configuration, source: source))
         let reloader = ConfigReloader(
-            state: state, store: store, environment: environment, logLevel: logLevel, logLevelOverride: logLevelOverride,
+            state: state,
+            store: store,
+            environment: environment,
+            logLevel: logLevel,
+            logLevelOverride: logLevelOverride,
             logger: logger
         )
         do {
             try await store.recordConfigLoad(
                 ConfigLoadRecord(
-                    loadedAt: ISO8601DateFormatter().string(from: Date()), source: source.description, trigger: .startup,
-                    outcome: .applied, errorCount: 0
+                    loadedAt: ISO8601DateFormatter().string(from: Date()),
+                    source: source.description,
+                    trigger: .startup,
+                    outcome: .applied,
+                    errorCount: 0
                 )
             )
         } catch {
@@ -121,7 +141,11 @@ struct GatewayRunner {
         }
 
         let application = GatehouseServer.makeApplication(
-            state: state, store: store, reloader: reloader, registry: PrometheusCollectorRegistry(), logger: logger,
+            state: state,
+            store: store,
+            reloader: reloader,
+            registry: PrometheusCollectorRegistry(),
+            logger: logger,
             onListening: { [logger] address in
                 let host = configuration.server.listen.host
                 let shownHost = host.contains(":") ? "[\(host)]" : host

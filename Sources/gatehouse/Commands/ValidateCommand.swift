@@ -1,7 +1,7 @@
 internal import ArgumentParser
+internal import Foundation
 internal import GatehouseCore
 internal import Policy
-internal import Foundation
 
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -21,7 +21,12 @@ struct ConfigReader {
         let mark = node?.mark
         diagnostics.append(
             ConfigDiagnostic(
-                file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, path: path, message: message, hint: hint
+                file: file,
+                line: mark?.line ?? 1,
+                column: mark?.column ?? 1,
+                path: path,
+                message: message,
+                hint: hint
             )
         )
     }
@@ -44,7 +49,8 @@ struct ConfigReader {
             }
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
             guard allowedKeys.contains(key) else {
-                let suggestion = Self.nearest(to: key, in: allowedKeys).map { "did you mean '\($0)'?" }
+                let suggestion =
+                    Self.nearest(to: key, in: allowedKeys).map { "did you mean '\($0)'?" }
                     ?? "known keys here: \(allowedKeys.joined(separator: ", "))"
                 report(keyNode, path: keyPath, "unknown key '\(key)'", hint: suggestion)
                 continue
@@ -60,7 +66,12 @@ struct ConfigReader {
 
     mutating func sequence(_ node: Node, path: String) -> [Node]? {
         guard let sequence = node.sequence else {
-            report(node, path: path, "expected a list, found \(Self.kind(of: node))", hint: "write each item on its own '- ' line")
+            report(
+                node,
+                path: path,
+                "expected a list, found \(Self.kind(of: node))",
+                hint: "write each item on its own '- ' line"
+            )
             return nil
         }
         return Array(sequence)
@@ -80,12 +91,16 @@ struct ConfigReader {
                 switch failure {
                 case .unsetVariable(let name):
                     report(
-                        node, path: path, "environment variable \(name) is not set",
+                        node,
+                        path: path,
+                        "environment variable \(name) is not set",
                         hint: "export \(name)=… before starting, or write ${\(name):-default}"
                     )
                 case .malformedReference(let reference):
                     report(
-                        node, path: path, "malformed variable reference '\(reference)'",
+                        node,
+                        path: path,
+                        "malformed variable reference '\(reference)'",
                         hint: "write ${NAME} or ${NAME:-default}; $$ for a literal $"
                     )
                 }
@@ -129,7 +144,8 @@ struct ConfigReader {
         }
         guard range.contains(bytes) else {
             report(
-                node, path: path,
+                node,
+                path: path,
                 "must be between \(ByteSizeSyntax.format(range.lowerBound)) and \(ByteSizeSyntax.format(range.upperBound))"
             )
             return nil
@@ -146,7 +162,8 @@ struct ConfigReader {
         }
         guard range.contains(value) else {
             report(
-                node, path: path,
+                node,
+                path: path,
                 "must be between \(DurationSyntax.format(range.lowerBound)) and \(DurationSyntax.format(range.upperBound))"
             )
             return nil
@@ -165,7 +182,12 @@ struct ConfigReader {
 
     private mutating func scalarText(_ node: Node, path: String, expected: String, example: String) -> String? {
         guard node.scalar != nil else {
-            report(node, path: path, "expected \(expected), found \(Self.kind(of: node))", hint: "for example \(example)")
+            report(
+                node,
+                path: path,
+                "expected \(expected), found \(Self.kind(of: node))",
+                hint: "for example \(example)"
+            )
             return nil
         }
         return string(node, path: path)?.trimmingCharacters(in: .whitespaces)
@@ -196,7 +218,9 @@ struct ConfigReader {
             var current = [i + 1] + Array(repeating: 0, count: right.count)
             for (j, rightCharacter) in right.enumerated() {
                 current[j + 1] = Swift.min(
-                    previous[j + 1] + 1, current[j] + 1, previous[j] + (leftCharacter == rightCharacter ? 0 : 1)
+                    previous[j + 1] + 1,
+                    current[j] + 1,
+                    previous[j] + (leftCharacter == rightCharacter ? 0 : 1)
                 )
             }
             previous = current

@@ -16,16 +16,25 @@ enum ConfigSource: Sendable, Equatable, CustomStringConvertible {
     func load(environment: [String: String]) -> ConfigValidation<GatehouseConfiguration> {
         switch self {
         case .embeddedDefaults:
-            return GatehouseConfiguration.decode(yaml: EmbeddedDefaults.yaml, file: description, environment: environment)
+            return GatehouseConfiguration.decode(
+                yaml: EmbeddedDefaults.yaml,
+                file: description,
+                environment: environment
+            )
         case .file(let path):
             let text: String
             do {
                 text = try String(contentsOfFile: path, encoding: .utf8)
             } catch {
-                let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read as UTF-8 text" : "does not exist"
+                let reason =
+                    FileManager.default.fileExists(atPath: path) ? "cannot be read as UTF-8 text" : "does not exist"
                 return .invalid([
                     ConfigDiagnostic(
-                        file: path, line: 1, column: 1, path: "", message: "the configuration file \(reason)",
+                        file: path,
+                        line: 1,
+                        column: 1,
+                        path: "",
+                        message: "the configuration file \(reason)",
                         hint: "pass an existing YAML file with --config, or omit it to run on the embedded defaults"
                     )
                 ])

@@ -23,7 +23,9 @@ struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                return nil
+            }
             host = text[text.index(after: text.startIndex)..<close]
             portText = text[text.index(close, offsetBy: 2)...]
         } else {
@@ -93,7 +95,8 @@ extension GatehouseConfiguration {
         } catch let error as YamlError {
             return .invalid([Self.diagnostic(for: error, file: file)])
         } catch {
-            return .invalid([ConfigDiagnostic(file: file, line: 1, column: 1, path: "", message: "\(error)", hint: nil)])
+            return .invalid([ConfigDiagnostic(file: file, line: 1, column: 1, path: "", message: "\(error)", hint: nil)]
+            )
         }
         var reader = ConfigReader(file: file, environment: environment)
         var configuration = GatehouseConfiguration()
@@ -109,7 +112,9 @@ extension GatehouseConfiguration {
 
         // Sections are read in a fixed order; report in the order of the file.
         let diagnostics = reader.diagnostics.enumerated().sorted { left, right in
-            (left.element.line, left.element.column, left.offset) < (right.element.line, right.element.column, right.offset)
+            (left.element.line, left.element.column, left.offset) < (
+                right.element.line, right.element.column, right.offset
+            )
         }.map(\.element)
         return diagnostics.isEmpty ? .valid(configuration) : .invalid(diagnostics)
     }
@@ -121,7 +126,12 @@ extension GatehouseConfiguration {
             if let address = ListenAddress.parse(text) {
                 settings.listen = address
             } else {
-                reader.report(node, path: "server.listen", "expected HOST:PORT", hint: "for example 127.0.0.1:4000 or [::1]:4000")
+                reader.report(
+                    node,
+                    path: "server.listen",
+                    "expected HOST:PORT",
+                    hint: "for example 127.0.0.1:4000 or [::1]:4000"
+                )
             }
         }
         if let node = entries["max_body_size"],
@@ -152,7 +162,10 @@ extension GatehouseConfiguration {
         }
         if let node = entries["shutdown_grace_period"],
             let value = reader.duration(
-                node, path: "server.shutdown_grace_period", range: .zero...Duration.seconds(3600), example: "3s"
+                node,
+                path: "server.shutdown_grace_period",
+                range: .zero...Duration.seconds(3600),
+                example: "3s"
             )
         {
             settings.shutdownGracePeriod = value
@@ -169,7 +182,12 @@ extension GatehouseConfiguration {
             settings.path = path
         }
         if let node = entries["write_queue_capacity"],
-            let capacity = reader.integer(node, path: "store.write_queue_capacity", range: 1...1_000_000, example: "1024")
+            let capacity = reader.integer(
+                node,
+                path: "store.write_queue_capacity",
+                range: 1...1_000_000,
+                example: "1024"
+            )
         {
             settings.writeQueueCapacity = capacity
         }
@@ -214,7 +232,12 @@ extension GatehouseConfiguration {
             }
             guard let name = reader.nonEmptyString(nameNode, path: "\(path).name") else { continue }
             guard seenNames.insert(name).inserted else {
-                reader.report(nameNode, path: "\(path).name", "agent '\(name)' is defined twice", hint: "agent names must be unique")
+                reader.report(
+                    nameNode,
+                    path: "\(path).name",
+                    "agent '\(name)' is defined twice",
+                    hint: "agent names must be unique"
+                )
                 continue
             }
             var keys: [Secret] = []
@@ -233,10 +256,22 @@ extension GatehouseConfiguration {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
             let detail = context.map { "\($0.text) \(problem)" } ?? problem
             return ConfigDiagnostic(
-                file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(detail)", hint: nil
+                file: file,
+                line: mark.line,
+                column: mark.column,
+                path: "",
+                message: "invalid YAML: \(detail)",
+                hint: nil
             )
         default:
-            return ConfigDiagnostic(file: file, line: 1, column: 1, path: "", message: "invalid YAML: \(error)", hint: nil)
+            return ConfigDiagnostic(
+                file: file,
+                line: 1,
+                column: 1,
+                path: "",
+                message: "invalid YAML: \(error)",
+                hint: nil
+            )
         }
     }
 }

@@ -1,4 +1,5 @@
 internal import Foundation
+
 /// Sizes as users write them: `4MiB`, `512KiB`, `1MB`, `1048576`.
 enum ByteSizeSyntax {
     private static let units: [(suffix: String, multiplier: Int)] = [

@@ -20,8 +20,12 @@ actor ConfigReloader {
     private let logger: Logger
 
     init(
-        state: RuntimeState, store: Store, environment: [String: String], logLevel: SharedLogLevel,
-        logLevelOverride: Logger.Level?, logger: Logger
+        state: RuntimeState,
+        store: Store,
+        environment: [String: String],
+        logLevel: SharedLogLevel,
+        logLevelOverride: Logger.Level?,
+        logger: Logger
     ) {
         self.state = state
         self.store = store
@@ -45,7 +49,9 @@ actor ConfigReloader {
             // The listener and the store are bound at startup; keep them and say so.
             var restartRequired: [String] = []
             if configuration.server != current.configuration.server {
-                restartRequired.append(contentsOf: Self.changedServerKeys(current.configuration.server, configuration.server))
+                restartRequired.append(
+                    contentsOf: Self.changedServerKeys(current.configuration.server, configuration.server)
+                )
                 let maxBodySize = configuration.server.maxBodySize
                 configuration.server = current.configuration.server
                 configuration.server.maxBodySize = maxBodySize  // enforced per request, so it applies now
@@ -72,8 +78,11 @@ actor ConfigReloader {
         do {
             try await store.recordConfigLoad(
                 ConfigLoadRecord(
-                    loadedAt: ISO8601DateFormatter().string(from: Date()), source: source.description, trigger: .reload,
-                    outcome: outcome, errorCount: errorCount
+                    loadedAt: ISO8601DateFormatter().string(from: Date()),
+                    source: source.description,
+                    trigger: .reload,
+                    outcome: outcome,
+                    errorCount: errorCount
                 )
             )
         } catch {

@@ -1,5 +1,5 @@
-internal import Logging
 internal import GatehouseCore
+internal import Logging
 internal import Policy
 
 /// The effective configuration as `/admin/config` shows it: the same keys as the YAML, defaults
@@ -42,14 +42,19 @@ struct ConfigView: Encodable {
         let server = configuration.server
         self.source = source.description
         self.server = Server(
-            listen: server.listen.description, max_body_size: server.maxBodySize, max_header_size: server.maxHeaderSize,
+            listen: server.listen.description,
+            max_body_size: server.maxBodySize,
+            max_header_size: server.maxHeaderSize,
             idle_timeout: DurationSyntax.format(server.idleTimeout),
             request_head_timeout: DurationSyntax.format(server.requestHeadTimeout),
             request_body_timeout: DurationSyntax.format(server.requestBodyTimeout),
             shutdown_grace_period: DurationSyntax.format(server.shutdownGracePeriod)
         )
         self.store = Store(path: configuration.store.path, write_queue_capacity: configuration.store.writeQueueCapacity)
-        self.logging = Logging(level: configuration.logging.level.rawValue, format: configuration.logging.format.rawValue)
+        self.logging = Logging(
+            level: configuration.logging.level.rawValue,
+            format: configuration.logging.format.rawValue
+        )
         self.admin = Admin(token: Self.redacted(configuration.admin.token))
         self.agents = configuration.agents.map { Agent(name: $0.name, api_keys: $0.apiKeys.map(Self.redacted)) }
     }

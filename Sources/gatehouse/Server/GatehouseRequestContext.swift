@@ -1,5 +1,5 @@
-public import Hummingbird
 internal import GatehouseCore
+public import Hummingbird
 internal import Logging
 internal import NIOCore
 internal import Policy

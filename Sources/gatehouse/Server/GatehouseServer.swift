@@ -1,6 +1,6 @@
+internal import HTTPTypes
 internal import Hummingbird
 internal import HummingbirdCore
-internal import HTTPTypes
 internal import Logging
 internal import NIOCore
 internal import Prometheus
@@ -33,7 +33,8 @@ enum GatehouseServer {
         var http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [
                 SlowClientGuard(
-                    headTimeout: TimeAmount(server.requestHeadTimeout), bodyTimeout: TimeAmount(server.requestBodyTimeout)
+                    headTimeout: TimeAmount(server.requestHeadTimeout),
+                    bodyTimeout: TimeAmount(server.requestBodyTimeout)
                 )
             ],
             idleTimeout: TimeAmount(server.idleTimeout)
@@ -43,7 +44,9 @@ enum GatehouseServer {
             router: router,
             server: .http1(configuration: http1),
             configuration: .init(
-                address: .hostname(server.listen.host, port: server.listen.port), serverName: nil, reuseAddress: true
+                address: .hostname(server.listen.host, port: server.listen.port),
+                serverName: nil,
+                reuseAddress: true
             ),
             onServerRunning: { channel in await onListening(channel.localAddress) },
             logger: logger

@@ -1,7 +1,7 @@
 internal import Foundation
 internal import GatehouseCore
-internal import Hummingbird
 internal import HTTPTypes
+internal import Hummingbird
 internal import LLMProxy
 internal import MCPHost
 
@@ -74,7 +74,11 @@ enum RouteDialect {
             case .badRequest: kind = .invalidRequest
             case .internal: kind = .internal
             }
-            body = LLMClientErrorBody.render(kind, message: error.message, dialect: self == .anthropic ? .anthropic : .openAI)
+            body = LLMClientErrorBody.render(
+                kind,
+                message: error.message,
+                dialect: self == .anthropic ? .anthropic : .openAI
+            )
         }
         var headers: HTTPFields = [.contentType: "application/json"]
         if error.kind == .unauthenticated, self != .gateway {

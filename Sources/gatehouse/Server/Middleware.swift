@@ -1,8 +1,8 @@
 internal import Foundation
 internal import GatehouseCore
 internal import GatehouseTracing
-internal import Hummingbird
 internal import HTTPTypes
+internal import Hummingbird
 internal import Logging
 internal import Metrics
 internal import NIOCore
@@ -22,7 +22,9 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     let factory: any MetricsFactory
 
     func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
@@ -35,14 +37,16 @@ struct RequestMetricsMiddleware: RouterMiddleware {
             factory: factory
         ).increment()
         Metrics.Timer(
-            label: "gatehouse_http_request_duration_seconds", dimensions: [("method", method), ("route", route)],
+            label: "gatehouse_http_request_duration_seconds",
+            dimensions: [("method", method), ("route", route)],
             factory: factory
         ).record(duration: elapsed)
         context.logger.debug(
             "request",
             metadata: [
                 "method": "\(method)", "path": "\(request.uri.path)", "status": "\(response.status.code)",
-                "duration_ms": "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
+                "duration_ms":
+                    "\(Double(elapsed.components.attoseconds / 1_000_000_000_000) / 1000 + Double(elapsed.components.seconds) * 1000)",
                 "agent": "\(context.identity?.agentName ?? "-")",
             ]
         )
@@ -56,10 +60,14 @@ struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
 
     func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        let requestID = request.headers[.requestID].flatMap { GatehouseCore.RequestID(adopting: $0[...]) } ?? GatehouseCore.RequestID()
+        let requestID =
+            request.headers[.requestID].flatMap { GatehouseCore.RequestID(adopting: $0[...]) }
+            ?? GatehouseCore.RequestID()
         context.requestID = requestID
         context.logger[metadataKey: "hb.request.id"] = nil  // ours replaces Hummingbird's
         context.logger[metadataKey: "request_id"] = "\(requestID)"
@@ -78,7 +86,9 @@ struct ErrorRenderingMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
 
     func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         do {
             return try await next(request, context)
@@ -89,11 +99,13 @@ struct ErrorRenderingMiddleware: RouterMiddleware {
             switch error.status {
             case .notFound:
                 gatewayError = GatewayError(
-                    kind: .notFound, message: "No route for \(request.method.rawValue) \(request.uri.path)."
+                    kind: .notFound,
+                    message: "No route for \(request.method.rawValue) \(request.uri.path)."
                 )
             case .contentTooLarge:
                 gatewayError = GatewayError(
-                    kind: .bodyTooLarge, message: "The request body is larger than this gateway accepts."
+                    kind: .bodyTooLarge,
+                    message: "The request body is larger than this gateway accepts."
                 )
             case .unauthorized:
                 gatewayError = GatewayError(kind: .unauthenticated, message: error.body ?? "Unauthorized.")
@@ -112,7 +124,10 @@ struct ErrorRenderingMiddleware: RouterMiddleware {
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             return RouteDialect(path: request.uri.path[...]).render(
-                GatewayError(kind: .internal, message: "Internal error; see the gateway log for request \(context.requestID).")
+                GatewayError(
+                    kind: .internal,
+                    message: "Internal error; see the gateway log for request \(context.requestID)."
+                )
             )
         }
     }
@@ -126,7 +141,9 @@ struct BodyLimitMiddleware: RouterMiddleware {
     let state: RuntimeState
 
     func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let limit = state.snapshot.configuration.server.maxBodySize
         var context = context
@@ -191,7 +208,8 @@ struct LimitedRequestBody: AsyncSequence, Sendable {
             received += buffer.readableBytes
             if received > limit {
                 throw GatewayError(
-                    kind: .bodyTooLarge, message: "The request body exceeds the gateway's limit of \(limit) bytes."
+                    kind: .bodyTooLarge,
+                    message: "The request body exceeds the gateway's limit of \(limit) bytes."
                 )
             }
             return buffer
@@ -211,7 +229,9 @@ struct AgentAuthenticationMiddleware: RouterMiddleware {
     let state: RuntimeState
 
     func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let path = request.uri.path[...]
         guard RouteDialect.isProxyPath(path) else { return try await next(request, context) }
@@ -239,7 +259,9 @@ struct AdminAuthenticationMiddleware: RouterMiddleware {
     let state: RuntimeState
 
     func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let token = state.snapshot.configuration.admin.token
         guard !token.isEmpty else {
@@ -249,7 +271,8 @@ struct AdminAuthenticationMiddleware: RouterMiddleware {
             )
         }
         let credential = PresentedCredential.from(
-            authorization: request.headers[.authorization].map { $0[...] }, apiKeyHeader: nil
+            authorization: request.headers[.authorization].map { $0[...] },
+            apiKeyHeader: nil
         )
         guard case .bearer(let presented) = credential, token.matches(Array(presented.utf8)) else {
             context.logger.info("admin authentication failed", metadata: ["path": "\(request.uri.path)"])

@@ -1,6 +1,6 @@
 internal import Foundation
-internal import Hummingbird
 internal import HTTPTypes
+internal import Hummingbird
 internal import NIOCore
 internal import Prometheus
 internal import Store
@@ -11,7 +11,9 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) th
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     let data = try encoder.encode(value)
     return Response(
-        status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data))
+        status: status,
+        headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: data))
     )
 }
 
@@ -41,7 +43,8 @@ struct OperationalRoutes {
             var bytes: [UInt8] = []
             registry.emit(into: &bytes)
             return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: bytes))
             )
         }
@@ -99,8 +102,11 @@ struct AdminRoutes {
                 History(
                     loads: loads.map {
                         .init(
-                            loaded_at: $0.loadedAt, source: $0.source, trigger: $0.trigger.rawValue,
-                            outcome: $0.outcome.rawValue, error_count: $0.errorCount
+                            loaded_at: $0.loadedAt,
+                            source: $0.source,
+                            trigger: $0.trigger.rawValue,
+                            outcome: $0.outcome.rawValue,
+                            error_count: $0.errorCount
                         )
                     }
                 )
@@ -114,7 +120,14 @@ struct AdminRoutes {
                 let body = ReloadRejected(
                     error: .init(message: "The new configuration is invalid; the running one is unchanged."),
                     errors: diagnostics.map {
-                        .init(file: $0.file, line: $0.line, column: $0.column, path: $0.path, message: $0.message, hint: $0.hint)
+                        .init(
+                            file: $0.file,
+                            line: $0.line,
+                            column: $0.column,
+                            path: $0.path,
+                            message: $0.message,
+                            hint: $0.hint
+                        )
                     }
                 )
                 return try jsonResponse(body, status: .badRequest)
