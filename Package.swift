@@ -23,10 +23,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "GatehouseCore", exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(name: "GatehouseJSON", exclude: ["README.md"], swiftSettings: strictSettings),
         .target(
             name: "Store",
             dependencies: [
@@ -51,6 +53,8 @@ let package = Package(
             name: "LLMProxy",
             dependencies: [
                 "GatehouseCore", "Policy", "GatehouseTracing",
+                "GatehouseJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             exclude: ["README.md"],
@@ -60,6 +64,7 @@ let package = Package(
             name: "MCPHost",
             dependencies: [
                 "GatehouseCore", "Policy", "GatehouseTracing",
+                "GatehouseJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             exclude: ["README.md"],
@@ -82,6 +87,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
+        .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatehouseCore"]),
         .testTarget(name: "GatehouseTracingTests", dependencies: ["GatehouseTracing"]),
         .testTarget(
