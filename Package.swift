@@ -94,12 +94,13 @@ let package = Package(
             name: "StoreTests",
             dependencies: ["Store", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "LLMProxyTests", dependencies: ["LLMProxy"]),
+        .testTarget(name: "LLMProxyTests", dependencies: ["LLMProxy", "GatehouseJSON"]),
         .testTarget(name: "MCPHostTests", dependencies: ["MCPHost"]),
         .testTarget(
             name: "GatehouseTests",
             dependencies: [
-                "gatehouse", "GatehouseCore", "Policy", "Store",
+                "gatehouse", "GatehouseCore", "Policy", "Store", "LLMProxy",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

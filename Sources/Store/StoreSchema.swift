@@ -22,7 +22,31 @@ enum StoreSchema {
                     error_count INTEGER NOT NULL
                 );
                 """
-        )
+        ),
+        Migration(
+            version: 2,
+            name: "llm_usage",
+            sql: """
+                CREATE TABLE llm_usage (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    recorded_at TEXT NOT NULL,
+                    request_id TEXT NOT NULL,
+                    agent TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    upstream_model TEXT NOT NULL,
+                    endpoint TEXT NOT NULL,
+                    streamed INTEGER NOT NULL,
+                    input_tokens INTEGER NOT NULL,
+                    output_tokens INTEGER NOT NULL,
+                    cached_input_tokens INTEGER NOT NULL,
+                    usage_reported INTEGER NOT NULL,
+                    cost_picousd INTEGER NOT NULL,
+                    status INTEGER NOT NULL
+                );
+                CREATE INDEX llm_usage_agent_model ON llm_usage (agent, model);
+                """
+        ),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

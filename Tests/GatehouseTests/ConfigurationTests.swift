@@ -222,11 +222,18 @@ import Testing
             Set(((object?["properties"]) as? [String: Any])?.keys.map { $0 } ?? [])
         }
         let top = try #require(schema["properties"] as? [String: Any])
+        func object(_ value: Any?) -> [String: Any]? { value as? [String: Any] }
         var schemaKeys: [String: Set<String>] = ["": Set(top.keys)]
-        for section in ["server", "store", "logging", "admin"] {
-            schemaKeys[section] = keys(top[section] as? [String: Any])
+        for section in ["server", "store", "logging", "admin", "upstream"] {
+            schemaKeys[section] = keys(object(top[section]))
         }
-        schemaKeys["agents[]"] = keys((top["agents"] as? [String: Any])?["items"] as? [String: Any])
+        for list in ["agents", "providers", "models"] {
+            schemaKeys["\(list)[]"] = keys(object(object(top[list])?["items"]))
+        }
+        let modelItem = object(object(top["models"])?["items"])
+        let deployments = object(object(modelItem?["properties"])?["deployments"])
+        schemaKeys["models[].deployments[]"] = keys(object(deployments?["items"]))
+        schemaKeys["prices.*"] = keys(object(object(top["prices"])?["additionalProperties"]))
         #expect(schemaKeys == GatehouseConfiguration.knownKeys.mapValues(Set.init))
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseCore
 import Hummingbird
 import HummingbirdTesting
+import LLMProxy
 import Logging
 import Policy
 import Prometheus
@@ -17,6 +18,7 @@ struct ServerHarness {
     let store: Store
     let state: RuntimeState
     let reloader: ConfigReloader
+    let upstreamClient: UpstreamClient
     let registry = PrometheusCollectorRegistry()
     let logger = Logger(label: "test")
 
@@ -53,16 +55,27 @@ struct ServerHarness {
             path: folder.appendingPathComponent("store.db").path,
             logger: Logger(label: "test")
         )
-        let state = RuntimeState(RuntimeSnapshot(configuration: configuration, source: source))
+        let upstreamClient = UpstreamClient(configuration: configuration.llm)
+        let state = RuntimeState(
+            RuntimeSnapshot(configuration: configuration, source: source, upstreamClient: upstreamClient)
+        )
         let reloader = ConfigReloader(
             state: state,
             store: store,
+            upstreamClient: upstreamClient,
             environment: environment,
             logLevel: SharedLogLevel(.info),
             logLevelOverride: nil,
             logger: Logger(label: "test")
         )
-        return ServerHarness(folder: folder, configFile: configFile, store: store, state: state, reloader: reloader)
+        return ServerHarness(
+            folder: folder,
+            configFile: configFile,
+            store: store,
+            state: state,
+            reloader: reloader,
+            upstreamClient: upstreamClient
+        )
     }
 
     enum HarnessError: Error { case invalidConfiguration }
@@ -72,11 +85,13 @@ struct ServerHarness {
             state: state,
             store: store,
             reloader: reloader,
+            ledger: UsageLedger(seed: [], metrics: PrometheusMetricsFactory(registry: registry)),
             registry: registry,
             logger: logger,
             onListening: { _ in }
         )
         try await application.test(.live, body)
+        await upstreamClient.shutdown()
         await store.close()
         try? FileManager.default.removeItem(at: folder)
     }
@@ -135,22 +150,22 @@ func json(_ buffer: ByteBuffer?) throws -> [String: Any] {
                 #expect(body["id"] is NSNull)
                 #expect((body["error"] as? [String: Any])?["code"] as? Int == -32001)
             }
-            // The right key passes authentication; the route itself does not exist yet.
+            // The right key passes authentication; the model does not exist.
             try await client.execute(
                 uri: "/v1/chat/completions",
                 method: .post,
                 headers: [.authorization: "Bearer \(ServerHarness.apiKey)"],
-                body: ByteBuffer(string: "{}")
+                body: ByteBuffer(string: #"{"model":"no-such-model"}"#)
             ) { response in
                 #expect(response.status == .notFound)
                 let errorValue = try (json(response.body)["error"] as? [String: Any])?["code"] as? String
-                #expect(errorValue == "not_found")
+                #expect(errorValue == "model_not_found")
             }
             try await client.execute(
                 uri: "/v1/messages",
                 method: .post,
                 headers: [.apiKey: ServerHarness.apiKey],
-                body: ByteBuffer(string: "{}")
+                body: ByteBuffer(string: #"{"model":"no-such-model"}"#)
             ) { response in
                 #expect(response.status == .notFound)
                 let errorValue = try (json(response.body)["error"] as? [String: Any])?["type"] as? String

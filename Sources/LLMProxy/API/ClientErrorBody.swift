@@ -63,13 +63,19 @@ public enum LLMClientErrorKind: Sendable {
 
 /// Renders an error body in the client's dialect.
 public enum LLMClientErrorBody {
-    public static func render(_ kind: LLMClientErrorKind, message: String, dialect: LLMClientDialect) -> Data {
+    /// `code` overrides the OpenAI `code` the kind implies (for example `model_not_found`).
+    public static func render(
+        _ kind: LLMClientErrorKind,
+        message: String,
+        dialect: LLMClientDialect,
+        code: String? = nil
+    ) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         switch dialect {
         case .openAI:
             let body = OpenAIErrorEnvelope(
-                error: .init(message: message, type: kind.openAIType, param: nil, code: kind.openAICode)
+                error: .init(message: message, type: kind.openAIType, param: nil, code: code ?? kind.openAICode)
             )
             return (try? encoder.encode(body)) ?? Data()
         case .anthropic:

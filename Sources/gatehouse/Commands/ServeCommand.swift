@@ -2,6 +2,7 @@ internal import ArgumentParser
 internal import Foundation
 internal import GatehouseCore
 internal import Hummingbird
+internal import LLMProxy
 internal import Logging
 internal import NIOCore
 internal import Policy
@@ -106,15 +107,31 @@ struct GatewayRunner {
     let logger: Logger
 
     func run() async throws {
-        let state = RuntimeState(RuntimeSnapshot(configuration: configuration, source: source))
+        let upstreamClient = UpstreamClient(configuration: configuration.llm)
+        let state = RuntimeState(
+            RuntimeSnapshot(configuration: configuration, source: source, upstreamClient: upstreamClient)
+        )
         let reloader = ConfigReloader(
             state: state,
             store: store,
+            upstreamClient: upstreamClient,
             environment: environment,
             logLevel: logLevel,
             logLevelOverride: logLevelOverride,
             logger: logger
         )
+        let registry = PrometheusCollectorRegistry()
+        let seed: [LLMUsageTotals]
+        do {
+            seed = try await store.llmUsageTotals()
+        } catch {
+            logger.warning(
+                "could not read past LLM usage from the store; totals start at zero",
+                metadata: ["error": "\(error)"]
+            )
+            seed = []
+        }
+        let ledger = UsageLedger(seed: seed, metrics: PrometheusMetricsFactory(registry: registry))
         do {
             try await store.recordConfigLoad(
                 ConfigLoadRecord(
@@ -136,6 +153,13 @@ struct GatewayRunner {
         if state.snapshot.authenticator.activeKeyCount == 0 {
             logger.warning("no agent API key is set: every proxy request (/v1, /mcp) will be refused with 401")
         }
+        for provider in configuration.llm.providers {
+            logger.info("upstream provider", metadata: ["provider": "\(provider.name)", "url": "\(provider.baseURL)"])
+        }
+        for model in configuration.llm.models {
+            let targets = model.deployments.map { "\($0.provider)/\($0.model)" }.joined(separator: ",")
+            logger.info("model route", metadata: ["model": "\(model.name)", "deployments": "\(targets)"])
+        }
         if configuration.admin.token.isEmpty {
             logger.notice("no admin token is set (admin.token): the admin API answers 401")
         }
@@ -144,7 +168,8 @@ struct GatewayRunner {
             state: state,
             store: store,
             reloader: reloader,
-            registry: PrometheusCollectorRegistry(),
+            ledger: ledger,
+            registry: registry,
             logger: logger,
             onListening: { [logger] address in
                 let host = configuration.server.listen.host
@@ -155,7 +180,10 @@ struct GatewayRunner {
         )
         let storeService = StoreService(store: store, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: storeService), .init(service: application)],
+            services: [
+                .init(service: storeService), .init(service: UsageWriter(ledger: ledger, store: store, logger: logger)),
+                .init(service: application),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -168,6 +196,7 @@ struct GatewayRunner {
             guard storeService.shutdownRequested else { throw error }
             logger.notice("connections still open after the grace period were closed", metadata: ["error": "\(error)"])
         }
+        await upstreamClient.shutdown()
         await store.close()
         logger.info("stopped")
     }

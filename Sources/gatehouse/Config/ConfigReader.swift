@@ -135,6 +135,36 @@ struct ConfigReader {
         return value
     }
 
+    mutating func decimal(_ node: Node, path: String, range: ClosedRange<Double>, example: String) -> Double? {
+        guard let text = scalarText(node, path: path, expected: "a number", example: example) else { return nil }
+        guard let value = Double(text), value.isFinite else {
+            report(node, path: path, "expected a number", hint: "for example \(example)")
+            return nil
+        }
+        guard range.contains(value) else {
+            report(node, path: path, "must be between \(range.lowerBound) and \(range.upperBound)")
+            return nil
+        }
+        return value
+    }
+
+    /// An http(s) URL without query or fragment.
+    mutating func baseURL(_ node: Node, path: String, example: String) -> String? {
+        guard let text = nonEmptyString(node, path: path) else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            url.host != nil, url.query == nil, url.fragment == nil
+        else {
+            report(
+                node,
+                path: path,
+                "expected an http:// or https:// URL without query",
+                hint: "for example \(example)"
+            )
+            return nil
+        }
+        return text
+    }
+
     /// A size in bytes: a plain integer, or a number with a unit (B, KB, MB, GB, KiB, MiB, GiB).
     mutating func byteSize(_ node: Node, path: String, range: ClosedRange<Int>, example: String) -> Int? {
         guard let text = scalarText(node, path: path, expected: "a size", example: example) else { return nil }

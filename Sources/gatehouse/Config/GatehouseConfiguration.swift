@@ -1,5 +1,6 @@
 internal import Foundation
 internal import GatehouseCore
+internal import LLMProxy
 internal import Logging
 internal import Policy
 internal import Yams
@@ -12,6 +13,7 @@ struct GatehouseConfiguration: Sendable, Equatable {
     var logging = LoggingSettings()
     var admin = AdminSettings()
     var agents: [AgentDefinition] = []
+    var llm = LLMProxyConfiguration()
 }
 
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
@@ -74,7 +76,7 @@ extension GatehouseConfiguration {
     /// Every key the file may contain, by section (`agents[]` is one list item). The decoder
     /// accepts exactly these, and a test holds `docs/gatehouse.schema.json` to the same list.
     static let knownKeys: [String: [String]] = [
-        "": ["server", "store", "logging", "admin", "agents"],
+        "": ["server", "store", "logging", "admin", "agents", "providers", "models", "prices", "upstream"],
         "server": [
             "listen", "max_body_size", "max_header_size", "idle_timeout", "request_head_timeout",
             "request_body_timeout", "shutdown_grace_period",
@@ -83,9 +85,16 @@ extension GatehouseConfiguration {
         "logging": ["level", "format"],
         "admin": ["token"],
         "agents[]": ["name", "api_keys"],
+        "providers[]": ["name", "type", "base_url", "api_key", "api_version", "anthropic_version", "headers"],
+        "models[]": ["name", "aliases", "deployments", "retries", "default_max_tokens"],
+        "models[].deployments[]": [
+            "provider", "model", "weight", "priority", "first_byte_timeout", "timeout", "cooldown",
+        ],
+        "prices.*": ["input", "output", "cached_input", "cache_write"],
+        "upstream": ["connect_timeout", "idle_timeout", "proxy"],
     ]
 
-    private static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
+    static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
 
     /// Parses and validates YAML text. `file` names the source in diagnostics.
     static func decode(yaml: String, file: String, environment: [String: String]) -> ConfigValidation<Self> {
@@ -109,6 +118,7 @@ extension GatehouseConfiguration {
         if let node = sections["logging"] { configuration.logging = decodeLogging(node, reader: &reader) }
         if let node = sections["admin"] { configuration.admin = decodeAdmin(node, reader: &reader) }
         if let node = sections["agents"] { configuration.agents = decodeAgents(node, reader: &reader) }
+        configuration.llm = LLMConfigurationDecoder.decode(sections, reader: &reader)
 
         // Sections are read in a fixed order; report in the order of the file.
         let diagnostics = reader.diagnostics.enumerated().sorted { left, right in

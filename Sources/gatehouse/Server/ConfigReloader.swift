@@ -1,4 +1,5 @@
 internal import Foundation
+internal import LLMProxy
 internal import Logging
 internal import Store
 
@@ -13,6 +14,7 @@ actor ConfigReloader {
 
     private let state: RuntimeState
     private let store: Store
+    private let upstreamClient: UpstreamClient
     private let environment: [String: String]
     private let logLevel: SharedLogLevel
     /// `GATEHOUSE_LOG_LEVEL` wins over the file, on reload as at startup.
@@ -22,6 +24,7 @@ actor ConfigReloader {
     init(
         state: RuntimeState,
         store: Store,
+        upstreamClient: UpstreamClient,
         environment: [String: String],
         logLevel: SharedLogLevel,
         logLevelOverride: Logger.Level?,
@@ -29,6 +32,7 @@ actor ConfigReloader {
     ) {
         self.state = state
         self.store = store
+        self.upstreamClient = upstreamClient
         self.environment = environment
         self.logLevel = logLevel
         self.logLevelOverride = logLevelOverride
@@ -60,7 +64,23 @@ actor ConfigReloader {
                 restartRequired.append("store")
                 configuration.store = current.configuration.store
             }
-            state.replace(with: RuntimeSnapshot(configuration: configuration, source: current.source))
+            if configuration.llm.upstreamConnectTimeout != current.configuration.llm.upstreamConnectTimeout
+                || configuration.llm.upstreamIdleTimeout != current.configuration.llm.upstreamIdleTimeout
+                || configuration.llm.upstreamProxy != current.configuration.llm.upstreamProxy
+            {
+                // The pooled upstream client is built once; its settings apply on restart.
+                restartRequired.append("upstream")
+                configuration.llm.upstreamConnectTimeout = current.configuration.llm.upstreamConnectTimeout
+                configuration.llm.upstreamIdleTimeout = current.configuration.llm.upstreamIdleTimeout
+                configuration.llm.upstreamProxy = current.configuration.llm.upstreamProxy
+            }
+            state.replace(
+                with: RuntimeSnapshot(
+                    configuration: configuration,
+                    source: current.source,
+                    upstreamClient: upstreamClient
+                )
+            )
             logLevel.set(logLevelOverride ?? configuration.logging.level)
             logger.notice(
                 "configuration reloaded",

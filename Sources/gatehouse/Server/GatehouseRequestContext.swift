@@ -1,5 +1,6 @@
 internal import GatehouseCore
 public import Hummingbird
+public import LLMProxy
 internal import Logging
 internal import NIOCore
 internal import Policy
@@ -17,4 +18,11 @@ public struct GatehouseRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
     }
+}
+
+extension GatehouseRequestContext: LLMRequestContextProtocol {
+    // The authentication middleware runs before every /v1 route, so an identity is always set there.
+    public var llmAgentName: String { identity?.agentName ?? "unauthenticated" }
+    public var llmRequestID: String { requestID.description }
+    public var llmMaxBodySize: Int { maxUploadSize }
 }

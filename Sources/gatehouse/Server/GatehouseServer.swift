@@ -1,6 +1,7 @@
 internal import HTTPTypes
 internal import Hummingbird
 internal import HummingbirdCore
+internal import LLMProxy
 internal import Logging
 internal import NIOCore
 internal import Prometheus
@@ -16,6 +17,7 @@ enum GatehouseServer {
         state: RuntimeState,
         store: Store,
         reloader: ConfigReloader,
+        ledger: UsageLedger,
         registry: PrometheusCollectorRegistry,
         logger: Logger,
         onListening: @escaping @Sendable (SocketAddress?) async -> Void
@@ -27,7 +29,8 @@ enum GatehouseServer {
         router.add(middleware: BodyLimitMiddleware(state: state))
         router.add(middleware: AgentAuthenticationMiddleware(state: state))
         OperationalRoutes(state: state, store: store, registry: registry).register(on: router)
-        AdminRoutes(state: state, store: store, reloader: reloader).register(on: router)
+        AdminRoutes(state: state, store: store, reloader: reloader, ledger: ledger).register(on: router)
+        LLMProxyService(runtime: { state.snapshot.llm }, usageSink: ledger, logger: logger).register(on: router)
 
         let server = state.snapshot.configuration.server
         var http1 = HTTP1Channel.Configuration(

@@ -56,6 +56,19 @@ struct AdminRoutes {
     let state: RuntimeState
     let store: Store
     let reloader: ConfigReloader
+    let ledger: UsageLedger
+
+    private struct Usage: Encodable {
+        struct Entry: Encodable {
+            let agent: String
+            let model: String
+            let requests: Int
+            let input_tokens: Int
+            let output_tokens: Int
+            let cost_usd: Double
+        }
+        let usage: [Entry]
+    }
 
     private struct ReloadApplied: Encodable {
         let status = "reloaded"
@@ -107,6 +120,22 @@ struct AdminRoutes {
                             trigger: $0.trigger.rawValue,
                             outcome: $0.outcome.rawValue,
                             error_count: $0.errorCount
+                        )
+                    }
+                )
+            )
+        }
+        admin.get("usage") { _, _ in
+            try jsonResponse(
+                Usage(
+                    usage: ledger.snapshot().map {
+                        .init(
+                            agent: $0.agent,
+                            model: $0.model,
+                            requests: $0.requests,
+                            input_tokens: $0.inputTokens,
+                            output_tokens: $0.outputTokens,
+                            cost_usd: Double($0.costPicoUSD) / 1e12
                         )
                     }
                 )

@@ -1,4 +1,5 @@
 internal import Atomics
+internal import LLMProxy
 internal import Policy
 
 /// Everything a request needs from the current configuration, derived once per load.
@@ -7,11 +8,13 @@ final class RuntimeSnapshot: Sendable, AtomicReference {
     let configuration: GatehouseConfiguration
     let source: ConfigSource
     let authenticator: APIKeyAuthenticator
+    let llm: LLMRuntime
 
-    init(configuration: GatehouseConfiguration, source: ConfigSource) {
+    init(configuration: GatehouseConfiguration, source: ConfigSource, upstreamClient: UpstreamClient) {
         self.configuration = configuration
         self.source = source
         self.authenticator = APIKeyAuthenticator(agents: configuration.agents)
+        self.llm = LLMRuntime(configuration: configuration.llm, client: upstreamClient)
     }
 }
 

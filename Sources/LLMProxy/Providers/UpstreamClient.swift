@@ -1,0 +1,37 @@
+public import AsyncHTTPClient
+internal import NIOCore
+internal import NIOHTTP1
+
+/// The pooled HTTP client every provider call goes through: keep-alive connections reused across
+/// requests, so a warm gateway never sets up a connection on the hot path.
+public final class UpstreamClient: Sendable {
+    let http: HTTPClient
+
+    public init(configuration: LLMProxyConfiguration) {
+        var clientConfiguration = HTTPClient.Configuration(
+            timeout: .init(
+                connect: TimeAmount(configuration.upstreamConnectTimeout),
+                read: TimeAmount(configuration.upstreamIdleTimeout)
+            ),
+            connectionPool: .init(idleTimeout: .seconds(90), concurrentHTTP1ConnectionsPerHostSoftLimit: 256),
+            // Bodies pass through as the provider sent them; never decompress behind a kept header.
+            decompression: .disabled
+        )
+        if let proxy = configuration.upstreamProxy {
+            clientConfiguration.proxy = .server(host: proxy.host, port: proxy.port)
+        }
+        clientConfiguration.httpVersion = .automatic
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,411 @@
+internal import AsyncHTTPClient
+internal import Foundation
+internal import GatehouseJSON
+internal import HTTPTypes
+internal import Hummingbird
+internal import Logging
+internal import NIOCore
+internal import NIOHTTP1
+
+/// One client request's journey through the deployments of its route: failover before the first
+/// byte, then the response or the stream. Never retries once the client has received anything.
+struct Exchange: Sendable {
+    let api: ClientAPI
+    let envelope: RequestEnvelope
+    let route: ModelRouter.ResolvedRoute
+    let runtime: LLMRuntime
+    let agent: String
+    let requestID: String
+    let forwardedHeaders: [(String, String)]
+    let usageSink: any UsageSink
+    let logger: Logger
+
+    /// Largest non-streaming upstream body the gateway reads (it must read it to count usage).
+    static let maximumResponseBody = 64 << 20
+    /// Largest upstream error body kept to show the client.
+    static let maximumErrorBody = 1 << 20
+
+    /// How the last failed attempt failed, to answer with when every deployment failed.
+    private enum LastFailure {
+        case connection(String)
+        case timeout(Duration)
+        case upstreamStatus(Int, ByteBuffer, UpstreamPlan)
+        case unsupported
+    }
+
+    func run() async -> Response {
+        var random = SystemRandomNumberGenerator()
+        var lastFailure = LastFailure.unsupported
+        for pass in 0...max(route.route.retries, 0) {
+            if pass > 0 {
+                try? await Task.sleep(for: FailoverPolicy.backoff(beforePass: pass, random: &random))
+            }
+            for target in runtime.router.attemptOrder(for: route, random: &random) {
+                guard let plan = api.plan(for: target.provider) else { continue }
+                let upstreamBody: ByteBuffer
+                switch prepareBody(plan: plan, deployment: target.deployment) {
+                case .success(let prepared): upstreamBody = prepared
+                case .failure(let error):
+                    return LLMProxyService.error(
+                        .invalidRequest,
+                        status: .badRequest,
+                        message: error.message,
+                        dialect: api.dialect
+                    )
+                }
+                let request = ProviderEndpoint.request(
+                    provider: target.provider,
+                    deployment: target.deployment,
+                    operation: plan.operation,
+                    body: upstreamBody,
+                    isStreaming: envelope.isStreaming,
+                    forwardedHeaders: forwardedHeaders
+                )
+                let response: HTTPClientResponse
+                do {
+                    response = try await runtime.client.http.execute(
+                        request,
+                        timeout: TimeAmount(target.deployment.firstByteTimeout),
+                        logger: logger
+                    )
+                } catch {
+                    let isTimeout = (error as? HTTPClientError) == .deadlineExceeded
+                    let failure: FailoverPolicy.AttemptFailure = isTimeout ? .timedOut : .connectionFailed
+                    lastFailure =
+                        isTimeout ? .timeout(target.deployment.firstByteTimeout) : .connection(Self.describe(error))
+                    coolDown(target, after: failure)
+                    logger.warning(
+                        "upstream attempt failed",
+                        metadata: attemptMetadata(
+                            target,
+                            ["reason": "\(isTimeout ? "first-byte timeout" : "connection failed")"]
+                        )
+                    )
+                    continue
+                }
+                let status = Int(response.status.code)
+                if (200..<300).contains(status) {
+                    runtime.router.markHealthy(target)
+                    if envelope.isStreaming {
+                        return stream(response, plan: plan, target: target)
+                    }
+                    return await complete(response, plan: plan, target: target)
+                }
+                let errorBody = (try? await response.body.collect(upTo: Self.maximumErrorBody)) ?? ByteBuffer()
+                let retryAfter = FailoverPolicy.retryAfter(
+                    seconds: response.headers.first(name: "retry-after"),
+                    milliseconds: response.headers.first(name: "retry-after-ms")
+                )
+                let failure = FailoverPolicy.AttemptFailure.status(status, retryAfter: retryAfter)
+                switch FailoverPolicy.decide(failure, defaultCoolDown: target.deployment.cooldown) {
+                case .answerClient:
+                    logger.info(
+                        "upstream refused the request",
+                        metadata: attemptMetadata(target, ["status": "\(status)"])
+                    )
+                    return upstreamError(status: status, body: errorBody, plan: plan)
+                case .tryNext:
+                    coolDown(target, after: failure)
+                    lastFailure = .upstreamStatus(status, errorBody, plan)
+                    logger.warning(
+                        "upstream attempt failed",
+                        metadata: attemptMetadata(target, ["status": "\(status)"])
+                    )
+                }
+            }
+        }
+        switch lastFailure {
+        case .connection(let reason):
+            return LLMProxyService.error(
+                .upstream,
+                status: .badGateway,
+                message: "No deployment of '\(envelope.model)' could be reached (\(reason)).",
+                dialect: api.dialect
+            )
+        case .timeout(let timeout):
+            return LLMProxyService.error(
+                .upstream,
+                status: .gatewayTimeout,
+                message: "No deployment of '\(envelope.model)' answered within \(timeout).",
+                dialect: api.dialect
+            )
+        case .upstreamStatus(let status, let body, let plan):
+            return upstreamError(status: status, body: body, plan: plan)
+        case .unsupported:
+            return LLMProxyService.error(
+                .invalidRequest,
+                status: .badRequest,
+                message: "The model '\(envelope.model)' has no deployment that serves this endpoint.",
+                dialect: api.dialect
+            )
+        }
+    }
+
+    private func coolDown(_ target: ModelRouter.Target, after failure: FailoverPolicy.AttemptFailure) {
+        if case .tryNext(let duration) = FailoverPolicy.decide(failure, defaultCoolDown: target.deployment.cooldown) {
+            runtime.router.coolDown(target, until: .now + duration)
+        }
+    }
+
+    private func attemptMetadata(_ target: ModelRouter.Target, _ extra: Logger.Metadata) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "model": "\(envelope.model)", "provider": "\(target.provider.name)",
+            "upstream_model": "\(target.deployment.model)",
+        ]
+        metadata.merge(extra) { _, new in new }
+        return metadata
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let clientError = error as? HTTPClientError { return "\(clientError)" }
+        return String(describing: type(of: error))
+    }
+
+    // MARK: - Request body
+
+    /// The body for one deployment: the client's bytes with `model` (and, for OpenAI streams,
+    /// `stream_options.include_usage`) spliced in, or a translation.
+    private func prepareBody(plan: UpstreamPlan, deployment: Deployment) -> Result<ByteBuffer, TranslationError> {
+        switch plan.translation {
+        case .none:
+            var editor = JSONBodyEditor(body: envelope.body, object: envelope.object)
+            if deployment.model != envelope.model {
+                var model: [UInt8] = []
+                JSONValue.writeString(deployment.model, into: &model)
+                editor.set("model", rawValue: model)
+            }
+            if envelope.isStreaming && plan.wire == .openAIChat && !envelope.clientRequestedUsage {
+                var options =
+                    envelope.object.member("stream_options").flatMap { envelope.body.jsonValue(at: $0.valueRange) }?
+                    .objectValue ?? JSONObject()
+                options["include_usage"] = .bool(true)
+                editor.set("stream_options", rawValue: JSONValue.object(options).serialized())
+            }
+            return .success(editor.edited())
+        case .chatToAnthropic:
+            guard let object = parsedBody() else {
+                return .failure(TranslationError(message: "The request body is not valid JSON.", param: nil))
+            }
+            do {
+                let translated = try OpenAIChatToAnthropic.request(
+                    object,
+                    upstreamModel: deployment.model,
+                    defaultMaxTokens: route.route.defaultMaxTokens
+                )
+                return .success(ByteBuffer(bytes: JSONValue.object(translated).serialized()))
+            } catch {
+                return .failure(error)
+            }
+        case .anthropicToChat:
+            guard let object = parsedBody() else {
+                return .failure(TranslationError(message: "The request body is not valid JSON.", param: nil))
+            }
+            do {
+                let translated = try AnthropicToOpenAIChat.request(object, upstreamModel: deployment.model)
+                return .success(ByteBuffer(bytes: JSONValue.object(translated).serialized()))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    private func parsedBody() -> JSONObject? {
+        (try? JSONValue.parse(envelope.body.readableBytesView))?.objectValue
+    }
+
+    // MARK: - Non-streaming
+
+    private func complete(
+        _ response: HTTPClientResponse,
+        plan: UpstreamPlan,
+        target: ModelRouter.Target
+    ) async -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await withDeadline(target.deployment.timeout) {
+                try await response.body.collect(upTo: Self.maximumResponseBody)
+            }
+        } catch {
+            logger.warning(
+                "upstream response failed",
+                metadata: attemptMetadata(target, ["error": "\(Self.describe(error))"])
+            )
+            return LLMProxyService.error(
+                .upstream,
+                status: .badGateway,
+                message: "The upstream response for '\(envelope.model)' was cut off.",
+                dialect: api.dialect
+            )
+        }
+        let usage = ResponseUsageReader.usage(in: body, format: plan.wire)
+        await record(usage: usage, target: target, isStreaming: false, status: 200)
+        switch plan.translation {
+        case .none:
+            var headers: HTTPFields = [.contentType: response.headers.first(name: "content-type") ?? "application/json"]
+            headers[.cacheControl] = "no-store"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        case .chatToAnthropic:
+            guard let message = (try? JSONValue.parse(body.readableBytesView))?.objectValue else {
+                return invalidUpstreamBody()
+            }
+            let translated = OpenAIChatToAnthropic.response(message, clientModel: envelope.model)
+            return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
+        case .anthropicToChat:
+            guard let completion = (try? JSONValue.parse(body.readableBytesView))?.objectValue else {
+                return invalidUpstreamBody()
+            }
+            let translated = AnthropicToOpenAIChat.response(completion, clientModel: envelope.model)
+            return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
+        }
+    }
+
+    private func invalidUpstreamBody() -> Response {
+        LLMProxyService.error(
+            .upstream,
+            status: .badGateway,
+            message: "The upstream answered with a body that is not JSON.",
+            dialect: api.dialect
+        )
+    }
+
+    // MARK: - Streaming
+
+    private func stream(_ response: HTTPClientResponse, plan: UpstreamPlan, target: ModelRouter.Target) -> Response {
+        let mode: StreamRelay.Mode
+        switch plan.translation {
+        case .none:
+            mode = .passthrough(dropUsageOnlyChunk: plan.wire == .openAIChat && !envelope.clientRequestedUsage)
+        case .chatToAnthropic:
+            mode = .anthropicToChat(
+                AnthropicStreamToOpenAIChunks(clientModel: envelope.model, includeUsage: envelope.clientRequestedUsage)
+            )
+        case .anthropicToChat:
+            mode = .chatToAnthropic(OpenAIChunksToAnthropicStream(clientModel: envelope.model))
+        }
+        let upstream = response.body
+        let exchange = self
+        var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        headers[HTTPField.Name("x-accel-buffering")!] = "no"
+        return Response(
+            status: .ok,
+            headers: headers,
+            body: ResponseBody { writer in
+                var relay = StreamRelay(mode: mode, upstreamFormat: plan.wire)
+                var framer = SSEEventFramer()
+                var clientGone = false
+                var upstreamError: String?
+                do {
+                    upstreamLoop: for try await buffer in upstream {
+                        for event in try framer.append(buffer) {
+                            for output in relay.process(event) {
+                                do {
+                                    try await writer.write(output)
+                                } catch {
+                                    clientGone = true
+                                    break upstreamLoop
+                                }
+                            }
+                        }
+                        if relay.isFinished { break }
+                    }
+                } catch {
+                    upstreamError = Exchange.describe(error)
+                }
+                if !clientGone {
+                    if let upstreamError, !relay.isFinished {
+                        exchange.logger.warning(
+                            "upstream stream failed",
+                            metadata: exchange.attemptMetadata(target, ["error": "\(upstreamError)"])
+                        )
+                        try? await writer.write(
+                            StreamRelay.errorEvent(
+                                message: "The upstream stream failed: \(upstreamError).",
+                                dialect: exchange.api.dialect
+                            )
+                        )
+                    } else {
+                        for output in relay.finish() {
+                            try? await writer.write(output)
+                        }
+                    }
+                } else {
+                    exchange.logger.info(
+                        "client closed the stream; upstream request cancelled",
+                        metadata: exchange.attemptMetadata(target, [:])
+                    )
+                }
+                await exchange.record(usage: relay.observer.usage, target: target, isStreaming: true, status: 200)
+                if !clientGone { try await writer.finish(nil) }
+            }
+        )
+    }
+
+    // MARK: - Errors and accounting
+
+    /// An upstream refusal in the client's dialect: forwarded as it came when both speak the same
+    /// API, re-rendered with the provider's message and the same status when translated.
+    private func upstreamError(status: Int, body: ByteBuffer, plan: UpstreamPlan) -> Response {
+        let httpStatus = HTTPResponse.Status(code: status)
+        if plan.translation == .none, (try? JSONValue.parse(body.readableBytesView)) != nil {
+            return Response(
+                status: httpStatus,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: body)
+            )
+        }
+        let parsed = try? JSONValue.parse(body.readableBytesView)
+        let message = parsed?["error"]?["message"]?.stringValue ?? "The upstream answered \(status)."
+        let kind: LLMClientErrorKind
+        switch status {
+        case 400, 422: kind = .invalidRequest
+        case 401: kind = .authentication
+        case 403: kind = .permission
+        case 404: kind = .notFound
+        case 413: kind = .requestTooLarge
+        case 429: kind = .rateLimited
+        case 529, 503: kind = .overloaded
+        default: kind = status >= 500 ? .upstream : .invalidRequest
+        }
+        return LLMProxyService.error(kind, status: httpStatus, message: message, dialect: api.dialect)
+    }
+
+    fileprivate func record(usage: TokenUsage?, target: ModelRouter.Target, isStreaming: Bool, status: Int) async {
+        let tokens = usage ?? .zero
+        let cost =
+            runtime.configuration.prices.price(forUpstreamModel: target.deployment.model)?.costPicoUSD(tokens) ?? 0
+        await usageSink.record(
+            UsageRecord(
+                requestID: requestID,
+                agent: agent,
+                model: envelope.model,
+                provider: target.provider.name,
+                upstreamModel: target.deployment.model,
+                endpoint: api.usageEndpoint,
+                isStreaming: isStreaming,
+                usage: tokens,
+                isUsageReported: usage != nil,
+                costPicoUSD: cost,
+                status: status
+            )
+        )
+    }
+}
+
+/// Runs `operation`, failing with `DeadlineExceeded` if it takes longer than `limit`.
+func withDeadline<Result: Sendable>(
+    _ limit: Duration,
+    _ operation: @escaping @Sendable () async throws -> Result
+) async throws -> Result {
+    try await withThrowingTaskGroup(of: Result?.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let result = first else { throw DeadlineExceeded() }
+        return result
+    }
+}
+
+struct DeadlineExceeded: Error {}

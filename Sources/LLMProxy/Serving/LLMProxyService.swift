@@ -1,0 +1,174 @@
+public import AsyncHTTPClient
+internal import Foundation
+internal import GatehouseJSON
+internal import HTTPTypes
+public import Hummingbird
+public import Logging
+internal import NIOCore
+internal import NIOHTTP1
+
+/// Serves the LLM endpoints: decodes only what routing needs, picks deployments, fails over,
+/// forwards or translates the body and the stream, and accounts for every token.
+public struct LLMProxyService: Sendable {
+    let runtime: @Sendable () -> LLMRuntime
+    let usageSink: any UsageSink
+    let logger: Logger
+
+    public init(runtime: @escaping @Sendable () -> LLMRuntime, usageSink: any UsageSink, logger: Logger) {
+        self.runtime = runtime
+        self.usageSink = usageSink
+        self.logger = logger
+    }
+
+    /// Mounts `/v1/chat/completions`, `/v1/messages`, `/v1/responses`, `/v1/embeddings`, `/v1/models`.
+    public func register<Context: RequestContext & LLMRequestContextProtocol>(on router: Router<Context>) {
+        router.post("/v1/chat/completions") { request, context in
+            await handle(.chatCompletions, request: request, context: context)
+        }
+        router.post("/v1/messages") { request, context in
+            await handle(.messages, request: request, context: context)
+        }
+        router.post("/v1/responses") { request, context in
+            await handle(.responses, request: request, context: context)
+        }
+        router.post("/v1/embeddings") { request, context in
+            await handle(.embeddings, request: request, context: context)
+        }
+        router.get("/v1/models") { _, _ in
+            listModels()
+        }
+    }
+
+    // MARK: - Models
+
+    func listModels() -> Response {
+        let created = JSONValue(Int(Date().timeIntervalSince1970))
+        let data = runtime().router.modelNames.map { name in
+            JSONValue.object(
+                JSONObject([
+                    "id": .string(name), "object": .string("model"), "created": created,
+                    "owned_by": .string("gatehouse"),
+                ])
+            )
+        }
+        let body = JSONValue.object(JSONObject(["object": .string("list"), "data": .array(data)]))
+        return Self.json(body.serialized(), status: .ok)
+    }
+
+    // MARK: - Exchange
+
+    /// One client request, from its body to the response (or the stream that will follow).
+    func handle<Context: RequestContext & LLMRequestContextProtocol>(
+        _ api: ClientAPI,
+        request: Request,
+        context: Context
+    ) async -> Response {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: context.llmMaxBodySize)
+        } catch {
+            return Self.error(
+                .requestTooLarge,
+                status: .contentTooLarge,
+                message: "The request body exceeds the gateway's limit of \(context.llmMaxBodySize) bytes.",
+                dialect: api.dialect
+            )
+        }
+        let envelope: RequestEnvelope
+        switch RequestEnvelope.read(body) {
+        case .success(let read): envelope = read
+        case .failure(let problem):
+            return Self.error(.invalidRequest, status: .badRequest, message: problem.message, dialect: api.dialect)
+        }
+        let runtime = self.runtime()
+        guard let route = runtime.router.route(named: envelope.model) else {
+            return Self.error(
+                .notFound,
+                status: .notFound,
+                message: "The model '\(envelope.model)' does not exist or you do not have access to it.",
+                dialect: api.dialect,
+                code: "model_not_found"
+            )
+        }
+        let exchange = Exchange(
+            api: api,
+            envelope: envelope,
+            route: route,
+            runtime: runtime,
+            agent: context.llmAgentName,
+            requestID: context.llmRequestID,
+            forwardedHeaders: Self.forwardableHeaders(request.headers),
+            usageSink: usageSink,
+            logger: context.logger
+        )
+        return await exchange.run()
+    }
+
+    static func forwardableHeaders(_ headers: HTTPFields) -> [(String, String)] {
+        ProviderEndpoint.forwardedAnthropicHeaders.compactMap { name in
+            guard let fieldName = HTTPField.Name(name), let value = headers[fieldName] else { return nil }
+            return (name, value)
+        }
+    }
+
+    static func json(_ bytes: [UInt8], status: HTTPResponse.Status) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+        )
+    }
+
+    static func error(
+        _ kind: LLMClientErrorKind,
+        status: HTTPResponse.Status,
+        message: String,
+        dialect: LLMClientDialect,
+        code: String? = nil
+    ) -> Response {
+        let body = LLMClientErrorBody.render(kind, message: message, dialect: dialect, code: code)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
+        )
+    }
+}
+
+/// The fields of a client request that routing reads, and the body as it came.
+struct RequestEnvelope: Sendable {
+    let body: ByteBuffer
+    let object: TopLevelJSONObject
+    let model: String
+    let isStreaming: Bool
+    /// Whether the client itself asked for the final usage chunk (OpenAI chat).
+    let clientRequestedUsage: Bool
+
+    struct Problem: Error {
+        let message: String
+    }
+
+    static func read(_ body: ByteBuffer) -> Result<RequestEnvelope, Problem> {
+        guard let object = try? TopLevelJSONObject(scanning: body) else {
+            return .failure(Problem(message: "The request body must be a JSON object."))
+        }
+        guard let modelMember = object.member("model"),
+            case .string(let model)? = body.jsonValue(at: modelMember.valueRange),
+            !model.isEmpty
+        else {
+            return .failure(Problem(message: "The request needs a 'model' string."))
+        }
+        let isStreaming = object.member("stream").flatMap { body.jsonValue(at: $0.valueRange) } == .bool(true)
+        let streamOptions = object.member("stream_options").flatMap { body.jsonValue(at: $0.valueRange) }
+        return .success(
+            RequestEnvelope(
+                body: body,
+                object: object,
+                model: model,
+                isStreaming: isStreaming,
+                clientRequestedUsage: streamOptions?["include_usage"] == .bool(true)
+            )
+        )
+    }
+}
