@@ -1,4 +1,4 @@
-public import GatehouseJSON
+internal import GatehouseJSON
 public import NIOCore
 
 /// The upstream wire formats whose usage the gateway reads.

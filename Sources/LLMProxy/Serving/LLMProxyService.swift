@@ -1,4 +1,4 @@
-public import AsyncHTTPClient
+internal import AsyncHTTPClient
 internal import Foundation
 internal import GatehouseJSON
 internal import HTTPTypes

@@ -1,5 +1,5 @@
 internal import GatehouseJSON
-public import NIOCore
+internal import NIOCore
 
 /// Carries one upstream event stream to the client, event by event: as it came (passthrough),
 /// or translated between the OpenAI and Anthropic stream formats. Pure: raw events in, bytes to
