@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import LLMProxy
 import Logging
 import Policy
 import Testing
@@ -235,5 +236,107 @@ import Testing
         schemaKeys["models[].deployments[]"] = keys(object(deployments?["items"]))
         schemaKeys["prices.*"] = keys(object(object(top["prices"])?["additionalProperties"]))
         #expect(schemaKeys == GatehouseConfiguration.knownKeys.mapValues(Set.init))
+    }
+}
+
+@Suite struct LLMConfigurationTests {
+    private func decode(_ yaml: String, environment: [String: String] = [:]) -> ConfigValidation<GatehouseConfiguration> {
+        GatehouseConfiguration.decode(yaml: yaml, file: "llm.yaml", environment: environment)
+    }
+
+    @Test func providersModelsAndPricesDecode() throws {
+        let yaml = """
+            providers:
+              - name: openai
+                type: openai
+                api_key: ${OPENAI_API_KEY}
+                headers:
+                  OpenAI-Project: ${PROJECT}
+              - name: claude
+                type: anthropic
+                base_url: http://127.0.0.1:9999
+                api_key: ${ANTHROPIC_API_KEY}
+              - name: az
+                type: azure
+                base_url: https://example-resource.openai.azure.com
+                api_version: 2024-10-21
+            models:
+              - name: fast
+                aliases: [quick]
+                retries: 2
+                deployments:
+                  - provider: openai
+                    model: gpt-4o-mini
+                    weight: 3
+                    first_byte_timeout: 3s
+                  - provider: claude
+                    model: claude-haiku-4-5
+                    priority: 1
+                    cooldown: 30s
+            prices:
+              gpt-4o-mini: {input: 0.2, output: 0.8}
+            upstream:
+              idle_timeout: 30s
+            """
+        let environment = ["OPENAI_API_KEY": "sk-o", "ANTHROPIC_API_KEY": "sk-a", "PROJECT": "p1"]
+        guard case .valid(let configuration) = decode(yaml, environment: environment) else {
+            Issue.record("expected a valid configuration")
+            return
+        }
+        let llm = configuration.llm
+        #expect(llm.providers.map(\.name) == ["openai", "claude", "az"])
+        #expect(llm.providers[0].kind == .openAI)
+        #expect(llm.providers[0].baseURL == "https://api.openai.com/v1")
+        #expect(llm.providers[0].apiKey.revealedValue == "sk-o")
+        #expect(llm.providers[0].headers == [.init(name: "openai-project", value: Secret("p1"))])
+        #expect(llm.providers[1].kind == .anthropic(version: "2023-06-01"))
+        #expect(llm.providers[2].kind == .azure(apiVersion: "2024-10-21"))
+        let route = try #require(llm.models.first)
+        #expect(route.name == "fast")
+        #expect(route.aliases == ["quick"])
+        #expect(route.retries == 2)
+        #expect(route.deployments.map(\.provider) == ["openai", "claude"])
+        #expect(route.deployments[0].weight == 3)
+        #expect(route.deployments[0].firstByteTimeout == .seconds(3))
+        #expect(route.deployments[1].priority == 1)
+        #expect(route.deployments[1].cooldown == .seconds(30))
+        #expect(llm.prices.price(forUpstreamModel: "gpt-4o-mini") == ModelPrice(inputPerMillion: 0.2, outputPerMillion: 0.8))
+        #expect(llm.prices.price(forUpstreamModel: "claude-haiku-4-5") != nil)  // shipped default kept
+        #expect(llm.upstreamIdleTimeout == .seconds(30))
+    }
+
+    @Test func crossReferencesAreChecked() {
+        let yaml = """
+            providers:
+              - name: openai
+                type: openai
+              - name: az
+                type: azure
+                base_url: https://x.openai.azure.com
+            models:
+              - name: a
+                deployments:
+                  - provider: opnai
+                    model: gpt-4o-mini
+              - name: a
+                deployments:
+                  - provider: openai
+                    model: gpt-4o-mini
+              - name: b
+                deployments: []
+            prices:
+              gpt-4o-mini: {input: 1}
+            """
+        guard case .invalid(let diagnostics) = decode(yaml) else {
+            Issue.record("expected diagnostics")
+            return
+        }
+        #expect(
+            diagnostics.map(\.path) == [
+                "providers[1].api_version", "models[0].provider", "models[0].deployments", "models[1].name",
+                "models[2].deployments", "prices.gpt-4o-mini",
+            ].map { $0.replacingOccurrences(of: "models[0].provider", with: "models[0].deployments[0].provider") }
+        )
+        #expect(diagnostics.first { $0.path == "models[0].deployments[0].provider" }?.hint == "did you mean 'openai'?")
     }
 }

@@ -1,4 +1,5 @@
 internal import GatehouseCore
+internal import LLMProxy
 internal import Logging
 internal import Policy
 
@@ -31,12 +32,40 @@ struct ConfigView: Encodable {
         let api_keys: [String]
     }
 
+    struct Provider: Encodable {
+        let name: String
+        let type: String
+        let base_url: String
+        let api_key: String
+        let api_version: String?
+        let anthropic_version: String?
+        let headers: [String: String]
+    }
+    struct Deployment: Encodable {
+        let provider: String
+        let model: String
+        let weight: Int
+        let priority: Int
+        let first_byte_timeout: String
+        let timeout: String
+        let cooldown: String
+    }
+    struct Model: Encodable {
+        let name: String
+        let aliases: [String]
+        let deployments: [Deployment]
+        let retries: Int
+        let default_max_tokens: Int
+    }
+
     let source: String
     let server: Server
     let store: Store
     let logging: Logging
     let admin: Admin
     let agents: [Agent]
+    let providers: [Provider]
+    let models: [Model]
 
     init(_ configuration: GatehouseConfiguration, source: ConfigSource) {
         let server = configuration.server
@@ -57,6 +86,37 @@ struct ConfigView: Encodable {
         )
         self.admin = Admin(token: Self.redacted(configuration.admin.token))
         self.agents = configuration.agents.map { Agent(name: $0.name, api_keys: $0.apiKeys.map(Self.redacted)) }
+        self.providers = configuration.llm.providers.map { provider in
+            var type = "openai"
+            var apiVersion: String?
+            var anthropicVersion: String?
+            switch provider.kind {
+            case .openAI: break
+            case .azure(let version):
+                type = "azure"
+                apiVersion = version
+            case .anthropic(let version):
+                type = "anthropic"
+                anthropicVersion = version
+            }
+            return Provider(
+                name: provider.name, type: type, base_url: provider.baseURL, api_key: Self.redacted(provider.apiKey),
+                api_version: apiVersion, anthropic_version: anthropicVersion,
+                headers: Dictionary(provider.headers.map { ($0.name, Self.redacted($0.value)) }, uniquingKeysWith: { $1 })
+            )
+        }
+        self.models = configuration.llm.models.map { model in
+            Model(
+                name: model.name, aliases: model.aliases,
+                deployments: model.deployments.map {
+                    Deployment(
+                        provider: $0.provider, model: $0.model, weight: $0.weight, priority: $0.priority,
+                        first_byte_timeout: DurationSyntax.format($0.firstByteTimeout),
+                        timeout: DurationSyntax.format($0.timeout), cooldown: DurationSyntax.format($0.cooldown)
+                    )
+                }, retries: model.retries, default_max_tokens: model.defaultMaxTokens
+            )
+        }
     }
 
     private static func redacted(_ secret: Secret) -> String {
