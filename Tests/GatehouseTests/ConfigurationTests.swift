@@ -240,7 +240,8 @@ import Testing
 }
 
 @Suite struct LLMConfigurationTests {
-    private func decode(_ yaml: String, environment: [String: String] = [:]) -> ConfigValidation<GatehouseConfiguration> {
+    private func decode(_ yaml: String, environment: [String: String] = [:]) -> ConfigValidation<GatehouseConfiguration>
+    {
         GatehouseConfiguration.decode(yaml: yaml, file: "llm.yaml", environment: environment)
     }
 
@@ -300,7 +301,9 @@ import Testing
         #expect(route.deployments[0].firstByteTimeout == .seconds(3))
         #expect(route.deployments[1].priority == 1)
         #expect(route.deployments[1].cooldown == .seconds(30))
-        #expect(llm.prices.price(forUpstreamModel: "gpt-4o-mini") == ModelPrice(inputPerMillion: 0.2, outputPerMillion: 0.8))
+        #expect(
+            llm.prices.price(forUpstreamModel: "gpt-4o-mini") == ModelPrice(inputPerMillion: 0.2, outputPerMillion: 0.8)
+        )
         #expect(llm.prices.price(forUpstreamModel: "claude-haiku-4-5") != nil)  // shipped default kept
         #expect(llm.upstreamIdleTimeout == .seconds(30))
     }
@@ -331,11 +334,12 @@ import Testing
             Issue.record("expected diagnostics")
             return
         }
+        // models[0] keeps its other problems quiet: its one deployment was already reported.
         #expect(
             diagnostics.map(\.path) == [
-                "providers[1].api_version", "models[0].provider", "models[0].deployments", "models[1].name",
+                "providers[1].api_version", "models[0].deployments[0].provider", "models[1].name",
                 "models[2].deployments", "prices.gpt-4o-mini",
-            ].map { $0.replacingOccurrences(of: "models[0].provider", with: "models[0].deployments[0].provider") }
+            ]
         )
         #expect(diagnostics.first { $0.path == "models[0].deployments[0].provider" }?.hint == "did you mean 'openai'?")
     }

@@ -125,8 +125,20 @@ public struct TopLevelJSONObject: Sendable {
             let keyStart = index
             guard skipString() else { return .failure(Invalid(offset: index)) }
             let rawKey = UnsafeRawBufferPointer(rebasing: bytes[(keyStart + 1)..<(index - 1)])
-            // Keys the proxy reads are plain ASCII; an escaped key is kept verbatim and never matches them.
-            let key = String(decoding: rawKey, as: UTF8.self)
+            let key: String
+            if rawKey.contains(UInt8(ascii: "\\")) {
+                // Decode escapes so `"mod\u0065l"` is recognised as `model`.
+                guard
+                    case .string(let decoded)? = try? JSONValue.parse(
+                        UnsafeRawBufferPointer(rebasing: bytes[keyStart..<index])
+                    )
+                else { return .failure(Invalid(offset: keyStart)) }
+                key = decoded
+            } else {
+                key = String(decoding: rawKey, as: UTF8.self)
+            }
+            // A repeated key would let the gateway route on one value while the provider reads another.
+            guard !members.contains(where: { $0.key == key }) else { return .failure(Invalid(offset: keyStart)) }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
                 return .failure(Invalid(offset: index))
@@ -154,7 +166,8 @@ public struct TopLevelJSONObject: Sendable {
 
 /// Rewrites a JSON body by replacing or inserting top-level members, copying every other byte as it was.
 public struct JSONBodyEditor {
-    private var replacements: [(range: Range<Int>, bytes: [UInt8])] = []
+    private var replacements: [(key: String, range: Range<Int>, bytes: [UInt8])] = []
+    private var keysSet: [String] = []
     private let body: ByteBuffer
     private let object: TopLevelJSONObject
 
@@ -165,8 +178,14 @@ public struct JSONBodyEditor {
 
     /// Replaces the value of an existing member, or adds the member at the start of the object.
     public mutating func set(_ key: String, rawValue: [UInt8]) {
+        if let previous = keysSet.firstIndex(of: key) {
+            // Setting a key again replaces the earlier edit instead of writing both.
+            keysSet.remove(at: previous)
+            replacements.removeAll { $0.key == key }
+        }
+        keysSet.append(key)
         if let member = object.member(key) {
-            replacements.append((member.valueRange, rawValue))
+            replacements.append((key, member.valueRange, rawValue))
             return
         }
         var inserted: [UInt8] = []
@@ -178,7 +197,7 @@ public struct JSONBodyEditor {
         inserted.append(UInt8(ascii: ":"))
         inserted.append(contentsOf: rawValue)
         if !isAlone { inserted.append(UInt8(ascii: ",")) }
-        replacements.insert((insertionPoint..<insertionPoint, inserted), at: 0)
+        replacements.insert((key, insertionPoint..<insertionPoint, inserted), at: 0)
     }
 
     public func edited() -> ByteBuffer {

@@ -23,13 +23,28 @@ public struct ModelPrice: Sendable, Equatable {
         self.cacheWritePicoUSDPerToken = pico(cacheWritePerMillion ?? inputPerMillion)
     }
 
-    /// The cost of `usage` in picodollars (10⁻¹² USD).
+    /// The cost of `usage` in picodollars (10⁻¹² USD). Token counts come from upstream bodies, so
+    /// the arithmetic saturates instead of trapping on absurd numbers.
     public func costPicoUSD(_ usage: TokenUsage) -> Int64 {
-        let cached = Int64(min(usage.cachedInputTokens, usage.inputTokens))
-        let written = Int64(min(usage.cacheWriteInputTokens, usage.inputTokens - Int(cached)))
-        let uncached = Int64(usage.inputTokens) - cached - written
-        return uncached * inputPicoUSDPerToken + cached * cachedInputPicoUSDPerToken + written
-            * cacheWritePicoUSDPerToken + Int64(usage.outputTokens) * outputPicoUSDPerToken
+        let input = Int64(max(usage.inputTokens, 0))
+        let cached = min(Int64(max(usage.cachedInputTokens, 0)), input)
+        let written = min(Int64(max(usage.cacheWriteInputTokens, 0)), input - cached)
+        let uncached = input - cached - written
+        return [
+            Self.product(uncached, inputPicoUSDPerToken), Self.product(cached, cachedInputPicoUSDPerToken),
+            Self.product(written, cacheWritePicoUSDPerToken),
+            Self.product(Int64(max(usage.outputTokens, 0)), outputPicoUSDPerToken),
+        ].reduce(0, Self.sum)
+    }
+
+    private static func product(_ tokens: Int64, _ price: Int64) -> Int64 {
+        let (value, overflow) = tokens.multipliedReportingOverflow(by: price)
+        return overflow ? .max : value
+    }
+
+    private static func sum(_ left: Int64, _ right: Int64) -> Int64 {
+        let (value, overflow) = left.addingReportingOverflow(right)
+        return overflow ? .max : value
     }
 }
 

@@ -64,7 +64,10 @@ public struct StreamUsageObserver: Sendable {
         case .anthropicMessages:
             // Deltas are most of the stream; parse only the events that carry usage or end it.
             let bytes = raw.readableBytesView
-            guard bytes.containsSubsequence(Self.messageEventPrefix) || bytes.containsSubsequence(Self.errorEvent)
+            guard
+                bytes.containsSubsequence(Self.messageEventPrefix) || bytes.containsSubsequence(Self.errorEvent)
+                    || bytes.containsSubsequence(Self.messageEventPrefixNoSpace)
+                    || bytes.containsSubsequence(Self.errorEventNoSpace)
             else { return .ordinary }
             guard let event = SSEEvent.parse(raw), let name = event.event else { return .ordinary }
             switch name {
@@ -115,6 +118,9 @@ public struct StreamUsageObserver: Sendable {
     private static let done = Array("[DONE]".utf8)
     private static let messageEventPrefix = Array("event: message_".utf8)
     private static let errorEvent = Array("event: error".utf8)
+    // SSE allows the field without the space after the colon.
+    private static let messageEventPrefixNoSpace = Array("event:message_".utf8)
+    private static let errorEventNoSpace = Array("event:error".utf8)
 }
 
 extension ByteBuffer {

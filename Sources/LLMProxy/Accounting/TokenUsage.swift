@@ -74,8 +74,11 @@ public struct AnthropicUsageFields: Sendable, Equatable {
 
     /// Anthropic's `input_tokens` excludes cached parts; the total prompt is the sum of the three.
     public var tokenUsage: TokenUsage {
-        TokenUsage(
-            inputTokens: input + cacheCreation + cacheRead,
+        // Saturating: the three counts come from the upstream.
+        let (partial, firstOverflow) = input.addingReportingOverflow(cacheCreation)
+        let (total, secondOverflow) = partial.addingReportingOverflow(cacheRead)
+        return TokenUsage(
+            inputTokens: firstOverflow || secondOverflow ? .max : total,
             outputTokens: output,
             cachedInputTokens: cacheRead,
             cacheWriteInputTokens: cacheCreation

@@ -41,11 +41,13 @@ public enum FailoverPolicy {
 
     /// `Retry-After` as seconds (fractions allowed) or `retry-after-ms`, as the official SDKs read them.
     public static func retryAfter(seconds: String?, milliseconds: String?) -> Duration? {
-        if let milliseconds, let value = Double(milliseconds), value >= 0 {
-            return .milliseconds(Int64(value))
+        // Values come from the upstream: clamp before converting so `1e30` or `inf` cannot trap.
+        let limit = 86_400_000.0
+        if let milliseconds, let value = Double(milliseconds), value >= 0, !value.isNaN {
+            return .milliseconds(Int64(min(value, limit)))
         }
-        if let seconds, let value = Double(seconds), value >= 0 {
-            return .milliseconds(Int64(value * 1000))
+        if let seconds, let value = Double(seconds), value >= 0, !value.isNaN {
+            return .milliseconds(Int64(min(value * 1000, limit)))
         }
         return nil
     }

@@ -61,7 +61,7 @@ public struct AnthropicStreamToOpenAIChunks: Sendable {
                 toolCallIndexByBlockIndex[blockIndex] = toolCallIndex
                 // id, type and name go out once: the SDK concatenates repeated string fields.
                 let call = JSONObject([
-                    "index": JSONValue(blockIndex),
+                    "index": JSONValue(toolCallIndex),
                     "id": .string(block["id"]?.stringValue ?? ResponseIdentity.generatedID(prefix: "call_")),
                     "type": .string("function"),
                     "function": .object(

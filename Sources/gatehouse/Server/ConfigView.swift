@@ -100,21 +100,35 @@ struct ConfigView: Encodable {
                 anthropicVersion = version
             }
             return Provider(
-                name: provider.name, type: type, base_url: provider.baseURL, api_key: Self.redacted(provider.apiKey),
-                api_version: apiVersion, anthropic_version: anthropicVersion,
-                headers: Dictionary(provider.headers.map { ($0.name, Self.redacted($0.value)) }, uniquingKeysWith: { $1 })
+                name: provider.name,
+                type: type,
+                base_url: provider.baseURL,
+                api_key: Self.redacted(provider.apiKey),
+                api_version: apiVersion,
+                anthropic_version: anthropicVersion,
+                headers: Dictionary(
+                    provider.headers.map { ($0.name, Self.redacted($0.value)) },
+                    uniquingKeysWith: { $1 }
+                )
             )
         }
         self.models = configuration.llm.models.map { model in
             Model(
-                name: model.name, aliases: model.aliases,
+                name: model.name,
+                aliases: model.aliases,
                 deployments: model.deployments.map {
                     Deployment(
-                        provider: $0.provider, model: $0.model, weight: $0.weight, priority: $0.priority,
+                        provider: $0.provider,
+                        model: $0.model,
+                        weight: $0.weight,
+                        priority: $0.priority,
                         first_byte_timeout: DurationSyntax.format($0.firstByteTimeout),
-                        timeout: DurationSyntax.format($0.timeout), cooldown: DurationSyntax.format($0.cooldown)
+                        timeout: DurationSyntax.format($0.timeout),
+                        cooldown: DurationSyntax.format($0.cooldown)
                     )
-                }, retries: model.retries, default_max_tokens: model.defaultMaxTokens
+                },
+                retries: model.retries,
+                default_max_tokens: model.defaultMaxTokens
             )
         }
     }
