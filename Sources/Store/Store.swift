@@ -140,6 +140,21 @@ public final class Store: Sendable {
         }
     }
 
+    private static func runToCompletion<Result: Sendable>(
+        on thread: NIOThreadPool,
+        _ work: @escaping @Sendable () -> Result
+    ) async -> Result? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Result?, Never>) in
+            thread.submit { state in
+                guard case .active = state else {
+                    continuation.resume(returning: nil)
+                    return
+                }
+                continuation.resume(returning: work())
+            }
+        }
+    }
+
     /// Runs work on a connection's thread; a pool already shut down means the store is closed.
     private static func run<Result: Sendable>(
         on thread: NIOThreadPool,
@@ -169,14 +184,20 @@ public final class Store: Sendable {
         guard wasOpen else { return }
         let writer = self.writer
         let reader = self.reader
-        do {
-            try await readerThread.runIfActive { reader.connection.close() }
-            try await writerThread.runIfActive { () throws in
+        // Closing must finish even when the closing task was cancelled (shutdown past its grace
+        // period), or the WAL would not be folded back: submit, and wait without cancellation.
+        await Self.runToCompletion(on: readerThread) { reader.connection.close() }
+        let failure = await Self.runToCompletion(on: writerThread) { () -> String? in
+            defer { writer.connection.close() }
+            do {
                 try writer.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                writer.connection.close()
+                return nil
+            } catch {
+                return "\(error)"
             }
-        } catch {
-            logger.warning("store close failed", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+        if let failure = failure.flatMap({ $0 }) {
+            logger.warning("store checkpoint failed", metadata: ["path": "\(path)", "error": "\(failure)"])
         }
         try? await readerThread.shutdownGracefully()
         try? await writerThread.shutdownGracefully()

@@ -3,6 +3,9 @@
 The binary comes from GATEHOUSE_BIN (scripts/test sets it; default .build/debug/gatehouse).
 Each gateway runs in the test's own tmp dir with an environment stripped of GATEHOUSE_*
 variables, and logs JSON lines on stderr. Every wait here is bounded.
+
+The LLM tests (test_llm_*.py, marked `llm`) start the gateway on samples/llm-gateway.yaml with
+fake providers from fakes/ behind it: see the `llm` and `start_llm_gateway` fixtures at the end.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import textwrap
 import threading
@@ -19,10 +23,13 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 import httpx
 import pytest
+
+from fakes import FakeAnthropic, FakeOpenAI, FakeProvider
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
@@ -267,8 +274,9 @@ StartGateway = Callable[..., Gateway]
 def start_gateway(tmp_path: pathlib.Path) -> Iterator[StartGateway]:
     """Factory: start_gateway(config_yaml, env={...}, args=[...]) -> a ready Gateway.
 
-    The config is written to tmp_path/gatehouse.yaml (None: no --config). At teardown each
-    gateway still running gets SIGTERM and must exit 0.
+    The config is written to tmp_path/gatehouse.yaml (None: no --config), or an existing file is
+    used as is with config_file=path. At teardown each gateway still running gets SIGTERM and
+    must exit 0.
     """
     started: list[Gateway] = []
 
@@ -278,9 +286,11 @@ def start_gateway(tmp_path: pathlib.Path) -> Iterator[StartGateway]:
         env: Mapping[str, str] | None = None,
         args: Sequence[str] = (),
         name: str = "gatehouse.yaml",
+        config_file: pathlib.Path | None = None,
     ) -> Gateway:
-        config_path = None
+        config_path = config_file
         if config is not None:
+            assert config_file is None, "pass either the config text or config_file"
             config_path = tmp_path / name
             config_path.write_text(yaml(config))
         gateway = Gateway(config_path=config_path, cwd=tmp_path, env=clean_env(env), args=args)
@@ -299,3 +309,126 @@ def start_gateway(tmp_path: pathlib.Path) -> Iterator[StartGateway]:
         print(f"--- gatehouse {' '.join(gateway.args)} (exit {gateway.proc.returncode}) ---")
         print(gateway.log_text)
     assert not failures, "; ".join(failures)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The LLM gateway: samples/llm-gateway.yaml in front of fake providers (Tests/interop/fakes).
+
+LLM_SAMPLE = REPO_ROOT / "samples" / "llm-gateway.yaml"
+SDK_TIMEOUT = 20.0
+
+
+@dataclass
+class LLMFakes:
+    """The three upstreams of samples/llm-gateway.yaml, named as its providers are."""
+
+    primary: FakeOpenAI  # provider `openai`
+    secondary: FakeOpenAI  # provider `openai-secondary`
+    anthropic: FakeAnthropic  # provider `anthropic`
+    openai_key: str
+    anthropic_key: str
+
+    @property
+    def all(self) -> list[FakeProvider]:
+        return [self.primary, self.secondary, self.anthropic]
+
+
+@dataclass
+class LLMStack:
+    """A gateway started with samples/llm-gateway.yaml, its fakes, and the keys involved."""
+
+    gateway: Gateway
+    fakes: LLMFakes
+    agent_key: str
+    admin_token: str
+
+    @property
+    def primary(self) -> FakeOpenAI:
+        return self.fakes.primary
+
+    @property
+    def secondary(self) -> FakeOpenAI:
+        return self.fakes.secondary
+
+    @property
+    def anthropic(self) -> FakeAnthropic:
+        return self.fakes.anthropic
+
+    def openai_client(self, **options: Any) -> Any:
+        """The official OpenAI client on the gateway, as the agent, with SDK retries off."""
+        import openai
+
+        settings: dict[str, Any] = {"max_retries": 0, "timeout": SDK_TIMEOUT}
+        settings.update(options)
+        return openai.OpenAI(base_url=f"{self.gateway.url}/v1", api_key=self.agent_key, **settings)
+
+    def anthropic_client(self, **options: Any) -> Any:
+        """The official Anthropic client on the gateway root, as the agent, with SDK retries off."""
+        import anthropic
+
+        settings: dict[str, Any] = {"max_retries": 0, "timeout": SDK_TIMEOUT}
+        settings.update(options)
+        return anthropic.Anthropic(base_url=self.gateway.url, api_key=self.agent_key, **settings)
+
+    def admin_get(self, path: str) -> httpx.Response:
+        return self.gateway.get(path, headers={"Authorization": f"Bearer {self.admin_token}"})
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def llm_fakes() -> Iterator[LLMFakes]:
+    openai_key = fresh_secret("sk-provider-openai-")
+    anthropic_key = fresh_secret("sk-ant-provider-")
+    fakes = LLMFakes(
+        primary=FakeOpenAI(name="openai", api_key=openai_key),
+        secondary=FakeOpenAI(name="openai-secondary", api_key=openai_key),
+        anthropic=FakeAnthropic(name="anthropic", api_key=anthropic_key),
+        openai_key=openai_key,
+        anthropic_key=anthropic_key,
+    )
+    for fake in fakes.all:
+        fake.start()
+    yield fakes
+    for fake in fakes.all:
+        fake.close()
+
+
+StartLLMGateway = Callable[..., LLMStack]
+
+
+@pytest.fixture
+def start_llm_gateway(start_gateway: StartGateway, llm_fakes: LLMFakes) -> StartLLMGateway:
+    """Factory: start_llm_gateway(**env overrides) -> an LLMStack on samples/llm-gateway.yaml.
+
+    The environment is exactly what the sample documents, pointing at the fakes. Requested after
+    start_gateway, so the fakes close first at teardown and nothing upstream keeps a gateway waiting.
+    """
+
+    def start(**overrides: str) -> LLMStack:
+        agent_key = fresh_secret("gh-agent-")
+        admin_token = fresh_secret("gh-admin-")
+        env = {
+            "GATEHOUSE_API_KEY": agent_key,
+            "GATEHOUSE_ADMIN_TOKEN": admin_token,
+            "OPENAI_BASE_URL": llm_fakes.primary.base_url,
+            "OPENAI_SECONDARY_BASE_URL": llm_fakes.secondary.base_url,
+            "OPENAI_API_KEY": llm_fakes.openai_key,
+            "ANTHROPIC_BASE_URL": llm_fakes.anthropic.base_url,
+            "ANTHROPIC_API_KEY": llm_fakes.anthropic_key,
+        }
+        env.update(overrides)
+        gateway = start_gateway(None, env=env, config_file=LLM_SAMPLE)
+        return LLMStack(gateway=gateway, fakes=llm_fakes, agent_key=agent_key, admin_token=admin_token)
+
+    return start
+
+
+@pytest.fixture
+def llm(start_llm_gateway: StartLLMGateway) -> LLMStack:
+    return start_llm_gateway()

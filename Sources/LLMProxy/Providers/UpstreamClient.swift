@@ -21,6 +21,9 @@ public final class UpstreamClient: Sendable {
             clientConfiguration.proxy = .server(host: proxy.host, port: proxy.port)
         }
         clientConfiguration.httpVersion = .automatic
+        // A refused connection must fail the attempt at once so failover moves on; the gateway's
+        // own failover is the retry.
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 

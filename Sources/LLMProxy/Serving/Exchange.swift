@@ -1,3 +1,4 @@
+internal import AsyncAlgorithms
 internal import AsyncHTTPClient
 internal import Foundation
 internal import GatehouseJSON
@@ -6,6 +7,7 @@ internal import Hummingbird
 internal import Logging
 internal import NIOCore
 internal import NIOHTTP1
+internal import Synchronization
 
 /// One client request's journey through the deployments of its route: failover before the first
 /// byte, then the response or the stream. Never retries once the client has received anything.
@@ -16,6 +18,7 @@ struct Exchange: Sendable {
     let runtime: LLMRuntime
     let agent: String
     let requestID: String
+    let connectionClosed: EventLoopFuture<Void>
     let forwardedHeaders: [(String, String)]
     let usageSink: any UsageSink
     let logger: Logger
@@ -290,54 +293,90 @@ struct Exchange: Sendable {
             status: .ok,
             headers: headers,
             body: ResponseBody { writer in
-                var relay = StreamRelay(mode: mode, upstreamFormat: plan.wire)
-                var framer = SSEEventFramer()
-                var clientGone = false
-                var upstreamError: String?
-                do {
-                    upstreamLoop: for try await buffer in upstream {
-                        for event in try framer.append(buffer) {
-                            for output in relay.process(event) {
-                                do {
-                                    try await writer.write(output)
-                                } catch {
-                                    clientGone = true
-                                    break upstreamLoop
-                                }
+                // A reader task pulls upstream events through the relay into a channel that holds
+                // one batch at a time (back-pressure: a slow client slows the upstream read, memory
+                // stays flat); this task writes them out. A watcher ends both when the client's
+                // connection closes, even while the provider is silent, which cancels the upstream.
+                let outputs = AsyncThrowingChannel<[ByteBuffer], any Error>()
+                let outcome = await withTaskGroup(of: StreamOutcome?.self) { group -> StreamOutcome in
+                    group.addTask {
+                        await exchange.readUpstream(upstream, mode: mode, plan: plan, into: outputs)
+                    }
+                    group.addTask {
+                        await ConnectionCloseWatcher.wait(for: exchange.connectionClosed)
+                        outputs.fail(ClientDisconnected())
+                        return nil
+                    }
+                    var clientGone = false
+                    do {
+                        for try await batch in outputs {
+                            for output in batch {
+                                try await writer.write(output)
                             }
                         }
-                        if relay.isFinished { break }
+                    } catch {
+                        clientGone = true
                     }
-                } catch {
-                    upstreamError = Exchange.describe(error)
+                    group.cancelAll()
+                    var readerOutcome = StreamOutcome(usage: nil, failure: nil)
+                    for await result in group {
+                        if let result { readerOutcome = result }
+                    }
+                    readerOutcome.clientGone = clientGone
+                    return readerOutcome
                 }
-                if !clientGone {
-                    if let upstreamError, !relay.isFinished {
-                        exchange.logger.warning(
-                            "upstream stream failed",
-                            metadata: exchange.attemptMetadata(target, ["error": "\(upstreamError)"])
-                        )
-                        try? await writer.write(
-                            StreamRelay.errorEvent(
-                                message: "The upstream stream failed: \(upstreamError).",
-                                dialect: exchange.api.dialect
-                            )
-                        )
-                    } else {
-                        for output in relay.finish() {
-                            try? await writer.write(output)
-                        }
-                    }
-                } else {
+                if outcome.clientGone {
                     exchange.logger.info(
                         "client closed the stream; upstream request cancelled",
                         metadata: exchange.attemptMetadata(target, [:])
                     )
+                } else if let failure = outcome.failure {
+                    exchange.logger.warning(
+                        "upstream stream failed",
+                        metadata: exchange.attemptMetadata(target, ["error": "\(failure)"])
+                    )
                 }
-                await exchange.record(usage: relay.observer.usage, target: target, isStreaming: true, status: 200)
-                if !clientGone { try await writer.finish(nil) }
+                await exchange.record(usage: outcome.usage, target: target, isStreaming: true, status: 200)
+                if !outcome.clientGone { try await writer.finish(nil) }
             }
         )
+    }
+
+    /// Reads the upstream stream through the relay and sends what the client should get, ending
+    /// with the tail a well-formed stream needs, or an error event if the upstream failed.
+    private func readUpstream(
+        _ upstream: HTTPClientResponse.Body,
+        mode: StreamRelay.Mode,
+        plan: UpstreamPlan,
+        into outputs: AsyncThrowingChannel<[ByteBuffer], any Error>
+    ) async -> StreamOutcome {
+        var relay = StreamRelay(mode: mode, upstreamFormat: plan.wire)
+        var framer = SSEEventFramer()
+        do {
+            for try await buffer in upstream {
+                var batch: [ByteBuffer] = []
+                for event in try framer.append(buffer) {
+                    batch.append(contentsOf: relay.process(event))
+                }
+                if !batch.isEmpty { await outputs.send(batch) }
+                if relay.isFinished || Task.isCancelled { break }
+            }
+            if !Task.isCancelled {
+                let tail = relay.finish()
+                if !tail.isEmpty { await outputs.send(tail) }
+            }
+            outputs.finish()
+            return StreamOutcome(usage: relay.observer.usage, failure: nil)
+        } catch {
+            let reason = Self.describe(error)
+            if !Task.isCancelled && !relay.isFinished {
+                await outputs.send([
+                    StreamRelay.errorEvent(message: "The upstream stream failed: \(reason).", dialect: api.dialect)
+                ])
+            }
+            outputs.finish()
+            return StreamOutcome(usage: relay.observer.usage, failure: reason)
+        }
     }
 
     // MARK: - Errors and accounting
@@ -388,6 +427,63 @@ struct Exchange: Sendable {
                 status: status
             )
         )
+    }
+}
+
+/// How a relayed stream ended.
+struct StreamOutcome: Sendable {
+    var usage: TokenUsage?
+    /// Why the upstream failed, if it did.
+    var failure: String?
+    var clientGone = false
+}
+
+struct ClientDisconnected: Error {}
+
+/// Waits for a connection's close future, or for cancellation, whichever comes first.
+enum ConnectionCloseWatcher {
+    static func wait(for closeFuture: EventLoopFuture<Void>) async {
+        let waiter = OnceContinuation()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                waiter.install(continuation)
+                closeFuture.whenComplete { _ in waiter.resume() }
+            }
+        } onCancel: {
+            waiter.resume()
+        }
+    }
+
+    /// A continuation resumed exactly once, whoever asks first (close, or cancellation that may
+    /// even arrive before the continuation exists).
+    private final class OnceContinuation: Sendable {
+        private enum State {
+            case waiting(CheckedContinuation<Void, Never>?)
+            case resumed
+        }
+        private let state = Mutex<State>(.waiting(nil))
+
+        func install(_ continuation: CheckedContinuation<Void, Never>) {
+            let resumeNow = state.withLock { state -> Bool in
+                guard case .waiting = state else { return true }
+                state = .waiting(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+
+        func resume() {
+            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                switch state {
+                case .resumed:
+                    return nil
+                case .waiting(let continuation):
+                    state = .resumed
+                    return continuation
+                }
+            }
+            continuation?.resume()
+        }
     }
 }
 

@@ -98,6 +98,7 @@ public struct LLMProxyService: Sendable {
             runtime: runtime,
             agent: context.llmAgentName,
             requestID: context.llmRequestID,
+            connectionClosed: context.llmConnectionClosed,
             forwardedHeaders: Self.forwardableHeaders(request.headers),
             usageSink: usageSink,
             logger: context.logger

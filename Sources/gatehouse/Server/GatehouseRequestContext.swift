@@ -2,7 +2,7 @@ internal import GatehouseCore
 public import Hummingbird
 public import LLMProxy
 internal import Logging
-internal import NIOCore
+public import NIOCore
 internal import Policy
 
 /// The per-request context every middleware and route reads: who is calling and under which id.
@@ -15,8 +15,11 @@ public struct GatehouseRequestContext: RequestContext {
     /// The configured body limit, so Hummingbird's own decoders enforce the same number.
     public var maxUploadSize: Int = 4 << 20
 
+    let connectionClosed: EventLoopFuture<Void>
+
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.connectionClosed = source.channel.closeFuture
     }
 }
 
@@ -25,4 +28,5 @@ extension GatehouseRequestContext: LLMRequestContextProtocol {
     public var llmAgentName: String { identity?.agentName ?? "unauthenticated" }
     public var llmRequestID: String { requestID.description }
     public var llmMaxBodySize: Int { maxUploadSize }
+    public var llmConnectionClosed: EventLoopFuture<Void> { connectionClosed }
 }

@@ -79,7 +79,10 @@ final class SlowClientGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Sees raw bytes before the HTTP decoder, and tells the guard when a new request starts.
+/// Sees raw bytes before the HTTP decoder, and tells the guard when a new request starts. It also
+/// treats a client's end of input during a response as the client leaving, as nginx does: the
+/// server keeps half-closed connections open, and without this a stream whose provider is silent
+/// would run on for a client that is gone.
 private final class RequestStartObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -94,5 +97,13 @@ private final class RequestStartObserver: ChannelInboundHandler, RemovableChanne
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         requestGuard.requestBytesArrived(channel: context.channel)
         context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent, requestGuard.phase == .responding {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
