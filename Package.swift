@@ -96,7 +96,13 @@ let package = Package(
             name: "StoreTests",
             dependencies: ["Store", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "LLMProxyTests", dependencies: ["LLMProxy", "GatehouseJSON"]),
+        .testTarget(
+            name: "LLMProxyTests",
+            dependencies: [
+                "LLMProxy", "GatehouseJSON", "GatehouseCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(name: "MCPHostTests", dependencies: ["MCPHost"]),
         .testTarget(
             name: "GatehouseTests",
