@@ -118,8 +118,6 @@ public struct Deployment: Sendable, Equatable {
     public var priority: Int
     /// Time allowed until the response head arrives (connect, send, provider thinking).
     public var firstByteTimeout: Duration
-    /// Time allowed for a whole non-streaming response.
-    public var timeout: Duration
     /// How long a deployment that failed is skipped, unless the provider said (Retry-After).
     public var cooldown: Duration
 
@@ -129,7 +127,6 @@ public struct Deployment: Sendable, Equatable {
         weight: Int = 1,
         priority: Int = 0,
         firstByteTimeout: Duration = .seconds(60),
-        timeout: Duration = .seconds(600),
         cooldown: Duration = .seconds(10)
     ) {
         self.provider = provider
@@ -137,7 +134,6 @@ public struct Deployment: Sendable, Equatable {
         self.weight = weight
         self.priority = priority
         self.firstByteTimeout = firstByteTimeout
-        self.timeout = timeout
         self.cooldown = cooldown
     }
 }

@@ -225,9 +225,8 @@ struct Exchange: Sendable {
     ) async -> Response {
         let body: ByteBuffer
         do {
-            body = try await withDeadline(target.deployment.timeout) {
-                try await response.body.collect(upTo: Self.maximumResponseBody)
-            }
+            // Silence between chunks is bounded by the client's read (idle) timeout.
+            body = try await response.body.collect(upTo: Self.maximumResponseBody)
         } catch {
             logger.warning(
                 "upstream response failed",
@@ -310,8 +309,14 @@ struct Exchange: Sendable {
                     var clientGone = false
                     do {
                         for try await batch in outputs {
-                            for output in batch {
-                                try await writer.write(output)
+                            // Events that arrived in one upstream read leave in one write.
+                            if batch.count == 1 {
+                                try await writer.write(batch[0])
+                            } else {
+                                var combined = ByteBuffer()
+                                combined.reserveCapacity(batch.reduce(0) { $0 + $1.readableBytes })
+                                for var output in batch { combined.writeBuffer(&output) }
+                                try await writer.write(combined)
                             }
                         }
                     } catch {
@@ -486,22 +491,3 @@ enum ConnectionCloseWatcher {
         }
     }
 }
-
-/// Runs `operation`, failing with `DeadlineExceeded` if it takes longer than `limit`.
-func withDeadline<Result: Sendable>(
-    _ limit: Duration,
-    _ operation: @escaping @Sendable () async throws -> Result
-) async throws -> Result {
-    try await withThrowingTaskGroup(of: Result?.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let result = first else { throw DeadlineExceeded() }
-        return result
-    }
-}
-
-struct DeadlineExceeded: Error {}

@@ -1,4 +1,3 @@
-internal import Foundation
 internal import LLMProxy
 internal import Logging
 internal import Metrics
@@ -8,61 +7,51 @@ internal import Synchronization
 
 /// Keeps the books of the LLM plane: running totals per agent and model (behind `/admin/usage`,
 /// seeded from the store at startup so they survive restarts), token and cost metrics, and one
-/// store row per call, written by `UsageWriter` off the request path.
+/// store row per call, written in batches by `UsageWriter` off the request path.
 final class UsageLedger: UsageSink, Sendable {
     struct Key: Hashable, Sendable {
         let agent: String
         let model: String
     }
 
-    private let totals: Mutex<[Key: LLMUsageTotals]>
-    private let pending: AsyncStream<LLMUsageRow>.Continuation
-    let rows: AsyncStream<LLMUsageRow>
-    private let metrics: any MetricsFactory
-    private let dropped = Atomic<Int>(0)
+    /// Metric handles per agent and model, made once: looking them up in the registry on every
+    /// call would take the registry's lock and build label strings each time.
+    private struct MetricHandles: Sendable {
+        let requests: Counter
+        let inputTokens: Counter
+        let outputTokens: Counter
+        let cost: FloatingPointCounter
+    }
+
+    private struct Books: Sendable {
+        var totals: [Key: LLMUsageTotals] = [:]
+        var metrics: [Key: MetricHandles] = [:]
+        var pending: [LLMUsageRow] = []
+        var droppedRows = 0
+    }
+
+    private let books: Mutex<Books>
+    private let wakeUps: AsyncStream<Void>.Continuation
+    /// Yields once per batch to write; a wake-up that finds the batch already taken is harmless.
+    let batchesReady: AsyncStream<Void>
+    private let metricsFactory: any MetricsFactory
+    private let capacity: Int
 
     /// `capacity` bounds the rows waiting for the disk; past it rows are dropped and counted
     /// (the totals and metrics still include them).
     init(seed: [LLMUsageTotals], metrics: any MetricsFactory, capacity: Int = 10_000) {
-        var initial: [Key: LLMUsageTotals] = [:]
-        for total in seed { initial[Key(agent: total.agent, model: total.model)] = total }
-        self.totals = Mutex(initial)
-        (self.rows, self.pending) = AsyncStream.makeStream(
-            of: LLMUsageRow.self,
-            bufferingPolicy: .bufferingOldest(capacity)
-        )
-        self.metrics = metrics
+        var books = Books()
+        for total in seed { books.totals[Key(agent: total.agent, model: total.model)] = total }
+        self.books = Mutex(books)
+        (self.batchesReady, self.wakeUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.metricsFactory = metrics
+        self.capacity = capacity
     }
 
     func record(_ usage: UsageRecord) async {
-        totals.withLock { totals in
-            let key = Key(agent: usage.agent, model: usage.model)
-            var entry =
-                totals[key]
-                ?? LLMUsageTotals(
-                    agent: usage.agent,
-                    model: usage.model,
-                    requests: 0,
-                    inputTokens: 0,
-                    outputTokens: 0,
-                    costPicoUSD: 0
-                )
-            entry.requests += 1
-            entry.inputTokens += usage.usage.inputTokens
-            entry.outputTokens += usage.usage.outputTokens
-            entry.costPicoUSD += usage.costPicoUSD
-            totals[key] = entry
-        }
-        let dimensions = [("agent", usage.agent), ("model", usage.model)]
-        Counter(label: "gatehouse_llm_requests_total", dimensions: dimensions, factory: metrics).increment()
-        Counter(label: "gatehouse_llm_tokens_total", dimensions: dimensions + [("type", "input")], factory: metrics)
-            .increment(by: usage.usage.inputTokens)
-        Counter(label: "gatehouse_llm_tokens_total", dimensions: dimensions + [("type", "output")], factory: metrics)
-            .increment(by: usage.usage.outputTokens)
-        FloatingPointCounter(label: "gatehouse_llm_cost_usd_total", dimensions: dimensions, factory: metrics)
-            .increment(by: Double(usage.costPicoUSD) / 1e12)
+        let key = Key(agent: usage.agent, model: usage.model)
         let row = LLMUsageRow(
-            recordedAt: ISO8601DateFormatter().string(from: Date()),
+            recordedAt: UTCTimestamp.now(),
             requestID: usage.requestID,
             agent: usage.agent,
             model: usage.model,
@@ -77,41 +66,107 @@ final class UsageLedger: UsageSink, Sendable {
             costPicoUSD: usage.costPicoUSD,
             status: usage.status
         )
-        if case .dropped = pending.yield(row) {
-            dropped.wrappingAdd(1, ordering: .relaxed)
+        let handles = books.withLock { books -> MetricHandles in
+            var entry =
+                books.totals[key]
+                ?? LLMUsageTotals(
+                    agent: usage.agent,
+                    model: usage.model,
+                    requests: 0,
+                    inputTokens: 0,
+                    outputTokens: 0,
+                    costPicoUSD: 0
+                )
+            entry.requests += 1
+            entry.inputTokens += usage.usage.inputTokens
+            entry.outputTokens += usage.usage.outputTokens
+            entry.costPicoUSD += usage.costPicoUSD
+            books.totals[key] = entry
+            if books.pending.count < capacity {
+                books.pending.append(row)
+            } else {
+                books.droppedRows += 1
+            }
+            if let handles = books.metrics[key] { return handles }
+            let handles = makeHandles(for: key)
+            books.metrics[key] = handles
+            return handles
+        }
+        wakeUps.yield()
+        handles.requests.increment()
+        handles.inputTokens.increment(by: usage.usage.inputTokens)
+        handles.outputTokens.increment(by: usage.usage.outputTokens)
+        handles.cost.increment(by: Double(usage.costPicoUSD) / 1e12)
+    }
+
+    private func makeHandles(for key: Key) -> MetricHandles {
+        let dimensions = [("agent", key.agent), ("model", key.model)]
+        return MetricHandles(
+            requests: Counter(label: "gatehouse_llm_requests_total", dimensions: dimensions, factory: metricsFactory),
+            inputTokens: Counter(
+                label: "gatehouse_llm_tokens_total",
+                dimensions: dimensions + [("type", "input")],
+                factory: metricsFactory
+            ),
+            outputTokens: Counter(
+                label: "gatehouse_llm_tokens_total",
+                dimensions: dimensions + [("type", "output")],
+                factory: metricsFactory
+            ),
+            cost: FloatingPointCounter(
+                label: "gatehouse_llm_cost_usd_total",
+                dimensions: dimensions,
+                factory: metricsFactory
+            )
+        )
+    }
+
+    /// Takes every row waiting for the disk.
+    func takePendingRows() -> [LLMUsageRow] {
+        books.withLock { books in
+            defer { books.pending.removeAll(keepingCapacity: true) }
+            return books.pending
         }
     }
 
-    var droppedRows: Int { dropped.load(ordering: .relaxed) }
+    var droppedRows: Int { books.withLock { $0.droppedRows } }
 
     func snapshot() -> [LLMUsageTotals] {
-        totals.withLock { Array($0.values) }.sorted { ($0.agent, $0.model) < ($1.agent, $1.model) }
+        books.withLock { Array($0.totals.values) }.sorted { ($0.agent, $0.model) < ($1.agent, $1.model) }
     }
 
     func finish() {
-        pending.finish()
+        wakeUps.finish()
     }
 }
 
-/// Drains the ledger's rows into the store in batches; on shutdown writes what is left.
+/// Writes the ledger's rows to the store, as many as have gathered in one transaction; on
+/// shutdown, after the HTTP server stopped, writes what is left before the store closes.
 struct UsageWriter: Service {
     let ledger: UsageLedger
     let store: Store
     let logger: Logger
 
     func run() async throws {
-        // The sequence ends when shutdown finishes the ledger, after the HTTP server stopped:
-        // every row of every answered request is written before the store closes.
         await withGracefulShutdownHandler {
-            for await row in ledger.rows {
-                do {
-                    try await store.recordLLMUsage([row])
-                } catch {
-                    logger.error("could not record LLM usage in the store", metadata: ["error": "\(error)"])
-                }
+            for await _ in ledger.batchesReady {
+                await write(ledger.takePendingRows())
             }
+            await write(ledger.takePendingRows())
         } onGracefulShutdown: {
             ledger.finish()
+        }
+    }
+
+    private func write(_ rows: [LLMUsageRow]) async {
+        guard !rows.isEmpty else { return }
+        do {
+            try await store.recordLLMUsage(rows)
+        } catch {
+            logger.error(
+                "could not record LLM usage in the store",
+                metadata: ["error": "\(error)", "rows": "\(rows.count)"]
+            )
         }
     }
 }

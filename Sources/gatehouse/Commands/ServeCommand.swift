@@ -135,7 +135,7 @@ struct GatewayRunner {
         do {
             try await store.recordConfigLoad(
                 ConfigLoadRecord(
-                    loadedAt: ISO8601DateFormatter().string(from: Date()),
+                    loadedAt: UTCTimestamp.now(),
                     source: source.description,
                     trigger: .startup,
                     outcome: .applied,

@@ -88,7 +88,7 @@ extension GatehouseConfiguration {
         "providers[]": ["name", "type", "base_url", "api_key", "api_version", "anthropic_version", "headers"],
         "models[]": ["name", "aliases", "deployments", "retries", "default_max_tokens"],
         "models[].deployments[]": [
-            "provider", "model", "weight", "priority", "first_byte_timeout", "timeout", "cooldown",
+            "provider", "model", "weight", "priority", "first_byte_timeout", "cooldown",
         ],
         "prices.*": ["input", "output", "cached_input", "cache_write"],
         "upstream": ["connect_timeout", "idle_timeout", "proxy"],

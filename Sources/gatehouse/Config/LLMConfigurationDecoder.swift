@@ -313,11 +313,6 @@ enum LLMConfigurationDecoder {
         {
             deployment.firstByteTimeout = value
         }
-        if let node = entries["timeout"],
-            let value = reader.duration(node, path: "\(path).timeout", range: range, example: "600s")
-        {
-            deployment.timeout = value
-        }
         if let node = entries["cooldown"],
             let value = reader.duration(
                 node,

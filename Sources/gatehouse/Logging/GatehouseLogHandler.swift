@@ -75,7 +75,7 @@ struct GatehouseLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
-        let time = Self.timestamp()
+        let time = UTCTimestamp.now()
         switch format {
         case .text:
             var line = "\(time) \(event.level) \(label): \(event.message)"
@@ -104,24 +104,6 @@ struct GatehouseLogHandler: LogHandler {
         }
     }
 
-    /// UTC, millisecond precision: `2026-11-25T17:00:00.123Z`.
-    private static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-            parts.tm_year + 1900,
-            parts.tm_mon + 1,
-            parts.tm_mday,
-            parts.tm_hour,
-            parts.tm_min,
-            parts.tm_sec,
-            Int32(now.tv_nsec / 1_000_000)
-        )
-    }
 }
 
 /// Minimal JSON string quoting for log lines and other hand-built JSON.
@@ -143,5 +125,27 @@ enum JSONText {
             }
         }
         return output + "\""
+    }
+}
+
+/// Wall-clock time as ISO 8601 UTC with milliseconds (`2026-11-25T17:00:00.123Z`), without a
+/// formatter object: cheap enough for every log line and usage row.
+enum UTCTimestamp {
+    static func now() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+            parts.tm_year + 1900,
+            parts.tm_mon + 1,
+            parts.tm_mday,
+            parts.tm_hour,
+            parts.tm_min,
+            parts.tm_sec,
+            Int32(now.tv_nsec / 1_000_000)
+        )
     }
 }

@@ -98,7 +98,7 @@ actor ConfigReloader {
         do {
             try await store.recordConfigLoad(
                 ConfigLoadRecord(
-                    loadedAt: ISO8601DateFormatter().string(from: Date()),
+                    loadedAt: UTCTimestamp.now(),
                     source: source.description,
                     trigger: .reload,
                     outcome: outcome,

@@ -47,7 +47,6 @@ struct ConfigView: Encodable {
         let weight: Int
         let priority: Int
         let first_byte_timeout: String
-        let timeout: String
         let cooldown: String
     }
     struct Model: Encodable {
@@ -123,7 +122,6 @@ struct ConfigView: Encodable {
                         weight: $0.weight,
                         priority: $0.priority,
                         first_byte_timeout: DurationSyntax.format($0.firstByteTimeout),
-                        timeout: DurationSyntax.format($0.timeout),
                         cooldown: DurationSyntax.format($0.cooldown)
                     )
                 },

@@ -19,7 +19,11 @@ extension HTTPField.Name {
 /// create unbounded label sets) and status; logs one line per request at `debug`.
 struct RequestMetricsMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
-    let factory: any MetricsFactory
+    let handles: RequestMetricHandles
+
+    init(factory: any MetricsFactory) {
+        self.handles = RequestMetricHandles(factory: factory)
+    }
 
     func handle(
         _ request: Request,
@@ -31,16 +35,9 @@ struct RequestMetricsMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
         let method = request.method.rawValue
-        Counter(
-            label: "gatehouse_http_requests_total",
-            dimensions: [("method", method), ("route", route), ("status", String(response.status.code))],
-            factory: factory
-        ).increment()
-        Metrics.Timer(
-            label: "gatehouse_http_request_duration_seconds",
-            dimensions: [("method", method), ("route", route)],
-            factory: factory
-        ).record(duration: elapsed)
+        let metric = handles.handles(method: method, route: route, status: Int(response.status.code))
+        metric.requests.increment()
+        metric.duration.record(duration: elapsed)
         context.logger.debug(
             "request",
             metadata: [
@@ -51,6 +48,47 @@ struct RequestMetricsMiddleware: RouterMiddleware {
             ]
         )
         return response
+    }
+}
+
+/// Metric handles per method, route pattern and status, made once each. Routes are patterns, so
+/// the set stays small; the lock is held only for a dictionary lookup.
+final class RequestMetricHandles: Sendable {
+    struct Key: Hashable {
+        let method: String
+        let route: String
+        let status: Int
+    }
+
+    struct Handles: Sendable {
+        let requests: Counter
+        let duration: Metrics.Timer
+    }
+
+    private let factory: any MetricsFactory
+    private let cache = Mutex<[Key: Handles]>([:])
+
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+    }
+
+    func handles(method: String, route: String, status: Int) -> Handles {
+        let key = Key(method: method, route: route, status: status)
+        if let cached = cache.withLock({ $0[key] }) { return cached }
+        let made = Handles(
+            requests: Counter(
+                label: "gatehouse_http_requests_total",
+                dimensions: [("method", method), ("route", route), ("status", String(status))],
+                factory: factory
+            ),
+            duration: Metrics.Timer(
+                label: "gatehouse_http_request_duration_seconds",
+                dimensions: [("method", method), ("route", route)],
+                factory: factory
+            )
+        )
+        cache.withLock { $0[key] = made }
+        return made
     }
 }
 
