@@ -72,7 +72,7 @@ extension Store {
     public func recordLLMUsage(_ rows: [LLMUsageRow]) async throws {
         guard !rows.isEmpty else { return }
         _ = try await write { connection throws in
-            let insert = try connection.prepare(
+            let insert = try connection.cachedStatement(
                 """
                 INSERT INTO llm_usage (recorded_at, request_id, agent, model, provider, upstream_model, endpoint, streamed,
                     input_tokens, output_tokens, cached_input_tokens, usage_reported, cost_picousd, status)

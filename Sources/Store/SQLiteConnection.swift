@@ -38,6 +38,8 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 public final class SQLiteConnection {
     private var handle: OpaquePointer?
     public let path: String
+    /// Statements compiled once per connection, for the ones run on every request.
+    private var statementCache: [String: PreparedStatement] = [:]
 
     init(path: String, readOnly: Bool) throws {
         self.path = path
@@ -58,6 +60,7 @@ public final class SQLiteConnection {
     }
 
     func close() {
+        statementCache.removeAll()
         sqlite3_close_v2(handle)
         handle = nil
     }
@@ -83,6 +86,14 @@ public final class SQLiteConnection {
             throw error(status: status, reason: currentMessage)
         }
         return PreparedStatement(statement: statement, connection: self)
+    }
+
+    /// The compiled statement for `sql`, prepared on first use and kept for this connection.
+    public func cachedStatement(_ sql: String) throws -> PreparedStatement {
+        if let cached = statementCache[sql] { return cached }
+        let statement = try prepare(sql)
+        statementCache[sql] = statement
+        return statement
     }
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
