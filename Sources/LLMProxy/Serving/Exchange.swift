@@ -7,6 +7,7 @@ internal import Hummingbird
 internal import Logging
 internal import NIOCore
 internal import NIOHTTP1
+internal import ServiceLifecycle
 internal import Synchronization
 
 /// One client request's journey through the deployments of its route: failover before the first
@@ -19,6 +20,8 @@ struct Exchange: Sendable {
     let agent: String
     let requestID: String
     let connectionClosed: EventLoopFuture<Void>
+    /// How long a stream may go on after shutdown begins before the gateway ends it itself.
+    let shutdownAllowance: Duration
     let forwardedHeaders: [(String, String)]
     let usageSink: any UsageSink
     let logger: Logger
@@ -306,7 +309,15 @@ struct Exchange: Sendable {
                         outputs.fail(ClientDisconnected())
                         return nil
                     }
+                    group.addTask {
+                        // On SIGTERM, streams may run for most of the grace period, then end cleanly.
+                        guard (try? await gracefulShutdown()) != nil else { return nil }
+                        guard (try? await Task.sleep(for: exchange.shutdownAllowance)) != nil else { return nil }
+                        outputs.fail(GatewayShuttingDown())
+                        return nil
+                    }
                     var clientGone = false
+                    var shutDown = false
                     do {
                         for try await batch in outputs {
                             // Events that arrived in one upstream read leave in one write.
@@ -319,8 +330,10 @@ struct Exchange: Sendable {
                                 try await writer.write(combined)
                             }
                         }
+                    } catch is GatewayShuttingDown {
+                        shutDown = true
                     } catch {
-                        clientGone = true
+                        clientGone = true  // the watcher saw the connection close, or a write failed
                     }
                     group.cancelAll()
                     var readerOutcome = StreamOutcome(usage: nil, failure: nil)
@@ -328,9 +341,15 @@ struct Exchange: Sendable {
                         if let result { readerOutcome = result }
                     }
                     readerOutcome.clientGone = clientGone
+                    readerOutcome.interruptedByShutdown = shutDown
                     return readerOutcome
                 }
-                if outcome.clientGone {
+                if outcome.interruptedByShutdown {
+                    exchange.logger.notice(
+                        "stream ended by shutdown after the grace period",
+                        metadata: exchange.attemptMetadata(target, [:])
+                    )
+                } else if outcome.clientGone {
                     exchange.logger.info(
                         "client closed the stream; upstream request cancelled",
                         metadata: exchange.attemptMetadata(target, [:])
@@ -342,7 +361,19 @@ struct Exchange: Sendable {
                     )
                 }
                 await exchange.record(usage: outcome.usage, target: target, isStreaming: true, status: 200)
-                if !outcome.clientGone { try await writer.finish(nil) }
+                guard !outcome.clientGone else { return }
+                if outcome.interruptedByShutdown {
+                    // The gateway is stopping and the stream outlived the grace period: end it with
+                    // the client's own error frame and a proper end of the response, before the
+                    // shutdown cancels what is left.
+                    try? await writer.write(
+                        StreamRelay.errorEvent(
+                            message: "The gateway is shutting down; the stream was interrupted.",
+                            dialect: exchange.api.dialect
+                        )
+                    )
+                }
+                try await writer.finish(nil)
             }
         )
     }
@@ -441,9 +472,12 @@ struct StreamOutcome: Sendable {
     /// Why the upstream failed, if it did.
     var failure: String?
     var clientGone = false
+    var interruptedByShutdown = false
 }
 
 struct ClientDisconnected: Error {}
+
+struct GatewayShuttingDown: Error {}
 
 /// Waits for a connection's close future, or for cancellation, whichever comes first.
 enum ConnectionCloseWatcher {

@@ -13,11 +13,20 @@ public struct LLMProxyService: Sendable {
     let runtime: @Sendable () -> LLMRuntime
     let usageSink: any UsageSink
     let logger: Logger
+    let shutdownGracePeriod: Duration
 
-    public init(runtime: @escaping @Sendable () -> LLMRuntime, usageSink: any UsageSink, logger: Logger) {
+    /// `shutdownGracePeriod` is the server's: streams still open when shutdown begins end
+    /// themselves cleanly half a second before it runs out.
+    public init(
+        runtime: @escaping @Sendable () -> LLMRuntime,
+        usageSink: any UsageSink,
+        logger: Logger,
+        shutdownGracePeriod: Duration = .seconds(3)
+    ) {
         self.runtime = runtime
         self.usageSink = usageSink
         self.logger = logger
+        self.shutdownGracePeriod = shutdownGracePeriod
     }
 
     /// Mounts `/v1/chat/completions`, `/v1/messages`, `/v1/responses`, `/v1/embeddings`, `/v1/models`.
@@ -99,6 +108,7 @@ public struct LLMProxyService: Sendable {
             agent: context.llmAgentName,
             requestID: context.llmRequestID,
             connectionClosed: context.llmConnectionClosed,
+            shutdownAllowance: max(shutdownGracePeriod - .milliseconds(500), .zero),
             forwardedHeaders: Self.forwardableHeaders(request.headers),
             usageSink: usageSink,
             logger: context.logger

@@ -30,7 +30,12 @@ enum GatehouseServer {
         router.add(middleware: AgentAuthenticationMiddleware(state: state))
         OperationalRoutes(state: state, store: store, registry: registry).register(on: router)
         AdminRoutes(state: state, store: store, reloader: reloader, ledger: ledger).register(on: router)
-        LLMProxyService(runtime: { state.snapshot.llm }, usageSink: ledger, logger: logger).register(on: router)
+        LLMProxyService(
+            runtime: { state.snapshot.llm },
+            usageSink: ledger,
+            logger: logger,
+            shutdownGracePeriod: state.snapshot.configuration.server.shutdownGracePeriod
+        ).register(on: router)
 
         let server = state.snapshot.configuration.server
         var http1 = HTTP1Channel.Configuration(
