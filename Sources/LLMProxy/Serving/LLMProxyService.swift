@@ -85,7 +85,7 @@ public struct LLMProxyService: Sendable {
             )
         }
         let envelope: RequestEnvelope
-        switch RequestEnvelope.read(body) {
+        switch RequestEnvelope.read(body, api: api) {
         case .success(let read): envelope = read
         case .failure(let problem):
             return Self.error(.invalidRequest, status: .badRequest, message: problem.message, dialect: api.dialect)
@@ -160,7 +160,7 @@ struct RequestEnvelope: Sendable {
         let message: String
     }
 
-    static func read(_ body: ByteBuffer) -> Result<RequestEnvelope, Problem> {
+    static func read(_ body: ByteBuffer, api: ClientAPI) -> Result<RequestEnvelope, Problem> {
         guard let object = try? TopLevelJSONObject(scanning: body) else {
             return .failure(Problem(message: "The request body must be a JSON object."))
         }
@@ -170,7 +170,9 @@ struct RequestEnvelope: Sendable {
         else {
             return .failure(Problem(message: "The request needs a 'model' string."))
         }
-        let isStreaming = object.member("stream").flatMap { body.jsonValue(at: $0.valueRange) } == .bool(true)
+        // Embeddings never stream; a stray `stream` there is forwarded untouched and ignored.
+        let isStreaming =
+            api != .embeddings && object.member("stream").flatMap { body.jsonValue(at: $0.valueRange) } == .bool(true)
         let streamOptions = object.member("stream_options").flatMap { body.jsonValue(at: $0.valueRange) }
         return .success(
             RequestEnvelope(
