@@ -344,3 +344,18 @@ import Testing
         #expect(diagnostics.first { $0.path == "models[0].deployments[0].provider" }?.hint == "did you mean 'openai'?")
     }
 }
+
+@Suite struct EventLoopSizingTests {
+    @Test func usableCPUsAreCountedFromTheAffinityMask() throws {
+        let count = try #require(EventLoopSizing.usableCPUCount())
+        #expect(count >= 1)
+        #expect(count <= ProcessInfo.processInfo.processorCount)
+    }
+
+    @Test func theMaskIsReadFromProcStatus() {
+        #expect(EventLoopSizing.cpuCount(fromStatus: "Name:\tx\nCpus_allowed:\t1\nCpus_allowed_list:\t0\n") == 1)
+        #expect(EventLoopSizing.cpuCount(fromStatus: "Cpus_allowed:\tff,0000000f\n") == 12)
+        #expect(EventLoopSizing.cpuCount(fromStatus: "Cpus_allowed:\t0\n") == nil)
+        #expect(EventLoopSizing.cpuCount(fromStatus: "Name:\tx\n") == nil)
+    }
+}

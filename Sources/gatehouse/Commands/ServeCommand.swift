@@ -43,6 +43,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        EventLoopSizing.applyAffinity()
         let environment = ProcessInfo.processInfo.environment
         let source = configOption.source
         var configuration: GatehouseConfiguration
