@@ -420,6 +420,21 @@ struct Exchange: Sendable {
     /// An upstream refusal in the client's dialect: forwarded as it came when both speak the same
     /// API, re-rendered with the provider's message and the same status when translated.
     private func upstreamError(status: Int, body: ByteBuffer, plan: UpstreamPlan) -> Response {
+        if status == 401 || status == 403 {
+            // The provider refused the gateway's own credentials: not the client's fault, and the
+            // provider's message may quote part of the key, so it is never forwarded.
+            logger.error(
+                "provider refused the gateway's credentials",
+                metadata: ["model": "\(envelope.model)", "status": "\(status)"]
+            )
+            return LLMProxyService.error(
+                .upstream,
+                status: .badGateway,
+                message: "The provider refused the gateway's credentials for '\(envelope.model)' (\(status)); "
+                    + "check the provider's api_key.",
+                dialect: api.dialect
+            )
+        }
         let httpStatus = HTTPResponse.Status(code: status)
         if plan.translation == .none, (try? JSONValue.parse(body.readableBytesView)) != nil {
             return Response(
