@@ -359,3 +359,15 @@ import Testing
         #expect(EventLoopSizing.cpuCount(fromStatus: "Name:\tx\n") == nil)
     }
 }
+
+@Suite struct DisplayURLTests {
+    @Test(arguments: [
+        ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+        ("http://user:pass@proxy.local:8080/v1", "http://[redacted]@proxy.local:8080/v1"),
+        ("https://token@host/path@x", "https://[redacted]@host/path@x"),
+        ("not a url", "not a url"),
+    ])
+    func credentialsInURLsAreHidden(input: String, shown: String) {
+        #expect(DisplayURL.redacted(input) == shown)
+    }
+}

@@ -155,7 +155,10 @@ struct GatewayRunner {
             logger.warning("no agent API key is set: every proxy request (/v1, /mcp) will be refused with 401")
         }
         for provider in configuration.llm.providers {
-            logger.info("upstream provider", metadata: ["provider": "\(provider.name)", "url": "\(provider.baseURL)"])
+            logger.info(
+                "upstream provider",
+                metadata: ["provider": "\(provider.name)", "url": "\(DisplayURL.redacted(provider.baseURL))"]
+            )
         }
         for model in configuration.llm.models {
             let targets = model.deployments.map { "\($0.provider)/\($0.model)" }.joined(separator: ",")

@@ -101,7 +101,7 @@ struct ConfigView: Encodable {
             return Provider(
                 name: provider.name,
                 type: type,
-                base_url: provider.baseURL,
+                base_url: DisplayURL.redacted(provider.baseURL),
                 api_key: Self.redacted(provider.apiKey),
                 api_version: apiVersion,
                 anthropic_version: anthropicVersion,
