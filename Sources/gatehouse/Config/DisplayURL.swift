@@ -1,3 +1,4 @@
+internal import Foundation
 internal import GatehouseCore
 
 /// URLs as they may be shown: any `user:password@` part replaced, since a base URL can carry
