@@ -90,6 +90,19 @@ struct Exchange: Sendable {
                     continue
                 }
                 let status = Int(response.status.code)
+                if (200..<300).contains(status), envelope.isStreaming,
+                    !(response.headers.first(name: "content-type") ?? "").lowercased().hasPrefix("text/event-stream")
+                {
+                    // Nothing has reached the client yet, so another deployment may still stream.
+                    _ = try? await response.body.collect(upTo: Self.maximumErrorBody)
+                    lastFailure = .connection("answered a streaming request without an event stream")
+                    coolDown(target, after: .connectionFailed)
+                    logger.warning(
+                        "upstream attempt failed",
+                        metadata: attemptMetadata(target, ["reason": "no event stream for a streaming request"])
+                    )
+                    continue
+                }
                 if (200..<300).contains(status) {
                     runtime.router.markHealthy(target)
                     if envelope.isStreaming {
