@@ -30,18 +30,22 @@ struct StreamRelay: Sendable {
             if observation == .usageOnlyChunk && dropUsageOnlyChunk { return [] }
             return [raw]
         case .anthropicToChat(var translator):
-            guard let event = SSEEvent.parse(raw) else { return [] }
-            let output = translator.translate(event)
-            isFinished = translator.isFinished
+            let output = translate(raw, with: &translator)
             mode = .anthropicToChat(translator)
-            return output.map { ByteBuffer(bytes: $0.encoded()) }
+            return output
         case .chatToAnthropic(var translator):
-            guard let event = SSEEvent.parse(raw) else { return [] }
-            let output = translator.translate(event)
-            isFinished = translator.isFinished
+            let output = translate(raw, with: &translator)
             mode = .chatToAnthropic(translator)
-            return output.map { ByteBuffer(bytes: $0.encoded()) }
+            return output
         }
+    }
+
+    private mutating func translate(_ raw: ByteBuffer, with translator: inout some SSEStreamTranslator) -> [ByteBuffer]
+    {
+        guard let event = SSEEvent.parse(raw) else { return [] }
+        let output = translator.translate(event)
+        isFinished = translator.isFinished
+        return output.map { ByteBuffer(bytes: $0.encoded()) }
     }
 
     /// What a well-formed client stream still needs when the upstream ended.
@@ -80,3 +84,12 @@ struct StreamRelay: Sendable {
         }
     }
 }
+
+/// The two stream translators, seen the same way by the relay.
+protocol SSEStreamTranslator: Sendable {
+    mutating func translate(_ event: SSEEvent) -> [SSEEvent]
+    var isFinished: Bool { get }
+}
+
+extension AnthropicStreamToOpenAIChunks: SSEStreamTranslator {}
+extension OpenAIChunksToAnthropicStream: SSEStreamTranslator {}
