@@ -31,6 +31,14 @@ let package = Package(
         .target(name: "GatehouseCore", exclude: ["README.md"], swiftSettings: strictSettings),
         .target(name: "GatehouseJSON", exclude: ["README.md"], swiftSettings: strictSettings),
         .target(
+            name: "GatehouseSSE",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        // fork/exec with a new process group and a parent-death signal: not expressible in Swift.
+        .target(name: "CGatehouseSpawn"),
+        .target(
             name: "Store",
             dependencies: [
                 "CSQLite",
@@ -54,7 +62,7 @@ let package = Package(
             name: "LLMProxy",
             dependencies: [
                 "GatehouseCore", "Policy", "GatehouseTracing",
-                "GatehouseJSON",
+                "GatehouseJSON", "GatehouseSSE",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -67,7 +75,12 @@ let package = Package(
             name: "MCPHost",
             dependencies: [
                 "GatehouseCore", "Policy", "GatehouseTracing",
-                "GatehouseJSON",
+                "GatehouseJSON", "GatehouseSSE", "CGatehouseSpawn",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             exclude: ["README.md"],
@@ -85,6 +98,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["README.md"],
             swiftSettings: strictSettings
@@ -100,15 +115,17 @@ let package = Package(
         .testTarget(
             name: "LLMProxyTests",
             dependencies: [
-                "LLMProxy", "GatehouseJSON", "GatehouseCore",
+                "LLMProxy", "GatehouseJSON", "GatehouseSSE", "GatehouseCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "MCPHostTests", dependencies: ["MCPHost"]),
+        .testTarget(name: "MCPHostTests", dependencies: ["MCPHost", "GatehouseJSON"]),
         .testTarget(
             name: "GatehouseTests",
             dependencies: [
-                "gatehouse", "GatehouseCore", "Policy", "Store", "LLMProxy",
+                "gatehouse", "GatehouseCore", "Policy", "Store", "LLMProxy", "MCPHost",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

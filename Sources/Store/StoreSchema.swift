@@ -47,6 +47,19 @@ enum StoreSchema {
                 CREATE INDEX llm_usage_agent_model ON llm_usage (agent, model);
                 """
         ),
+        Migration(
+            version: 3,
+            name: "mcp_tool_pins",
+            sql: """
+                CREATE TABLE mcp_tool_pins (
+                    server TEXT NOT NULL,
+                    tool TEXT NOT NULL,
+                    approved_hash TEXT NOT NULL,
+                    approved_at TEXT NOT NULL,
+                    PRIMARY KEY (server, tool)
+                );
+                """
+        ),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -1,9 +1,12 @@
+import AsyncHTTPClient
 import Foundation
 import GatehouseCore
 import Hummingbird
 import HummingbirdTesting
 import LLMProxy
 import Logging
+import MCPHost
+import NIOPosix
 import Policy
 import Prometheus
 import Store
@@ -81,16 +84,27 @@ struct ServerHarness {
     enum HarnessError: Error { case invalidConfiguration }
 
     func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let mcpClient = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton))
+        let federation = MCPFederation(
+            configuration: state.snapshot.configuration.mcp,
+            pinStore: nil,
+            group: MultiThreadedEventLoopGroup.singleton,
+            httpClient: mcpClient,
+            metrics: PrometheusMetricsFactory(registry: registry),
+            logger: logger
+        )
         let application = GatehouseServer.makeApplication(
             state: state,
             store: store,
             reloader: reloader,
             ledger: UsageLedger(seed: [], metrics: PrometheusMetricsFactory(registry: registry)),
+            federation: federation,
             registry: registry,
             logger: logger,
             onListening: { _ in }
         )
         try await application.test(.live, body)
+        try await mcpClient.shutdown()
         await upstreamClient.shutdown()
         await store.close()
         try? FileManager.default.removeItem(at: folder)

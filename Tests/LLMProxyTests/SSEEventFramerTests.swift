@@ -1,3 +1,4 @@
+import GatehouseSSE
 import LLMProxy
 import NIOCore
 import Testing

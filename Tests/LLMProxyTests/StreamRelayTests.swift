@@ -1,4 +1,5 @@
 import GatehouseJSON
+import GatehouseSSE
 import NIOCore
 import Testing
 

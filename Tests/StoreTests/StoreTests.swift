@@ -65,7 +65,7 @@ struct StoreTests {
     @Test func schemaVersionIsTheLatestMigration() async throws {
         try await withTemporaryFolder { folder in
             let store = try await Store.open(path: folder.appendingPathComponent("gatehouse.db").path, logger: logger)
-            #expect(try await store.schemaVersion() == 2)
+            #expect(try await store.schemaVersion() == 3)
             let tables = try await store.read { connection in
                 try connection.prepare(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
@@ -86,13 +86,18 @@ struct StoreTests {
             await store.close()
 
             let reopened = try await Store.open(path: path, logger: logger)
-            #expect(try await reopened.schemaVersion() == 2)
+            #expect(try await reopened.schemaVersion() == 3)
             #expect(try await reopened.recentConfigLoads(limit: 10) == [reload, startup])
             #expect(try await reopened.recentConfigLoads(limit: 1) == [reload])
             let migrations = try await reopened.read { connection in
                 try connection.prepare("SELECT version, name FROM schema_migrations").run()
             }
-            #expect(migrations == [[.integer(1), .text("config_loads")], [.integer(2), .text("llm_usage")]])
+            #expect(
+                migrations == [
+                    [.integer(1), .text("config_loads")], [.integer(2), .text("llm_usage")],
+                    [.integer(3), .text("mcp_tool_pins")],
+                ]
+            )
             await reopened.close()
         }
     }

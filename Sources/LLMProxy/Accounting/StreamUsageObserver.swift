@@ -1,4 +1,5 @@
 internal import GatehouseJSON
+internal import GatehouseSSE
 public import NIOCore
 
 /// The upstream wire formats whose usage the gateway reads.

@@ -2,6 +2,7 @@ internal import AsyncAlgorithms
 internal import AsyncHTTPClient
 internal import Foundation
 internal import GatehouseJSON
+internal import GatehouseSSE
 internal import HTTPTypes
 internal import Hummingbird
 internal import Logging

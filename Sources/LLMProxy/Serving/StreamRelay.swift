@@ -1,4 +1,5 @@
 internal import GatehouseJSON
+internal import GatehouseSSE
 internal import NIOCore
 
 /// Carries one upstream event stream to the client, event by event: as it came (passthrough),

@@ -1,4 +1,5 @@
 internal import GatehouseJSON
+public import GatehouseSSE
 
 /// Anthropic upstream stream → OpenAI chat.completion.chunk stream for an OpenAI client.
 ///

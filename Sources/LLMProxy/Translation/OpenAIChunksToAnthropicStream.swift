@@ -1,4 +1,5 @@
 internal import GatehouseJSON
+public import GatehouseSSE
 
 /// OpenAI upstream chunk stream → Anthropic named-event stream for an Anthropic client.
 ///

@@ -1,10 +1,13 @@
 internal import ArgumentParser
+internal import AsyncHTTPClient
 internal import Foundation
 internal import GatehouseCore
 internal import Hummingbird
 internal import LLMProxy
 internal import Logging
+internal import MCPHost
 internal import NIOCore
+internal import NIOPosix
 internal import Policy
 internal import Prometheus
 internal import ServiceLifecycle
@@ -168,11 +171,30 @@ struct GatewayRunner {
             logger.notice("no admin token is set (admin.token): the admin API answers 401")
         }
 
+        let mcpClient = HTTPClient(
+            eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton),
+            configuration: .init(timeout: .init(connect: .seconds(5)))
+        )
+        let federation = MCPFederation(
+            configuration: configuration.mcp,
+            pinStore: StoreToolPinStore(store: store),
+            group: MultiThreadedEventLoopGroup.singleton,
+            httpClient: mcpClient,
+            metrics: PrometheusMetricsFactory(registry: registry),
+            logger: logger
+        )
+        for server in configuration.mcp.servers {
+            logger.info(
+                "MCP server",
+                metadata: ["mcp_server": "\(server.name)", "transport": "\(server.transport.name)"]
+            )
+        }
         let application = GatehouseServer.makeApplication(
             state: state,
             store: store,
             reloader: reloader,
             ledger: ledger,
+            federation: federation,
             registry: registry,
             logger: logger,
             onListening: { [logger] address in
@@ -186,7 +208,9 @@ struct GatewayRunner {
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: storeService), .init(service: UsageWriter(ledger: ledger, store: store, logger: logger)),
+                .init(service: MCPSupervisorService(federation: federation)),
                 .init(service: application),
+                .init(service: MCPSessionCloser(federation: federation)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
@@ -201,6 +225,7 @@ struct GatewayRunner {
             logger.notice("connections still open after the grace period were closed", metadata: ["error": "\(error)"])
         }
         await upstreamClient.shutdown()
+        try? await mcpClient.shutdown()
         await store.close()
         logger.info("stopped")
     }

@@ -2,6 +2,7 @@ internal import Foundation
 internal import GatehouseCore
 internal import LLMProxy
 internal import Logging
+internal import MCPHost
 internal import Policy
 internal import Yams
 
@@ -14,6 +15,7 @@ struct GatehouseConfiguration: Sendable, Equatable {
     var admin = AdminSettings()
     var agents: [AgentDefinition] = []
     var llm = LLMProxyConfiguration()
+    var mcp = MCPHostConfiguration()
 }
 
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
@@ -76,7 +78,7 @@ extension GatehouseConfiguration {
     /// Every key the file may contain, by section (`agents[]` is one list item). The decoder
     /// accepts exactly these, and a test holds `docs/gatehouse.schema.json` to the same list.
     static let knownKeys: [String: [String]] = [
-        "": ["server", "store", "logging", "admin", "agents", "providers", "models", "prices", "upstream"],
+        "": ["server", "store", "logging", "admin", "agents", "providers", "models", "prices", "upstream", "mcp"],
         "server": [
             "listen", "max_body_size", "max_header_size", "idle_timeout", "request_head_timeout",
             "request_body_timeout", "shutdown_grace_period",
@@ -92,6 +94,12 @@ extension GatehouseConfiguration {
         ],
         "prices.*": ["input", "output", "cached_input", "cache_write"],
         "upstream": ["connect_timeout", "idle_timeout", "proxy"],
+        "mcp": ["tool_pinning", "allowed_origins", "request_timeout", "servers"],
+        "mcp.servers[]": [
+            "name", "transport", "command", "args", "env", "cwd", "url", "headers", "bearer_token",
+            "connect_timeout", "startup_timeout", "pinning", "tools",
+        ],
+        "mcp.servers[].tools": ["include", "exclude", "rename", "descriptions"],
     ]
 
     static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
@@ -119,6 +127,7 @@ extension GatehouseConfiguration {
         if let node = sections["admin"] { configuration.admin = decodeAdmin(node, reader: &reader) }
         if let node = sections["agents"] { configuration.agents = decodeAgents(node, reader: &reader) }
         configuration.llm = LLMConfigurationDecoder.decode(sections, reader: &reader)
+        if let node = sections["mcp"] { configuration.mcp = MCPConfigurationDecoder.decode(node, reader: &reader) }
 
         // Sections are read in a fixed order; report in the order of the file.
         let diagnostics = reader.diagnostics.enumerated().sorted { left, right in

@@ -2,6 +2,7 @@ internal import GatehouseCore
 public import Hummingbird
 public import LLMProxy
 internal import Logging
+public import MCPHost
 public import NIOCore
 internal import Policy
 
@@ -29,4 +30,10 @@ extension GatehouseRequestContext: LLMRequestContextProtocol {
     public var llmRequestID: String { requestID.description }
     public var llmMaxBodySize: Int { maxUploadSize }
     public var llmConnectionClosed: EventLoopFuture<Void> { connectionClosed }
+}
+
+extension GatehouseRequestContext: MCPRequestContextProtocol {
+    // The authentication middleware runs before every /mcp route, so an identity is always set there.
+    public var mcpAgentName: String { identity?.agentName ?? "unauthenticated" }
+    public var mcpMaxBodySize: Int { maxUploadSize }
 }

@@ -3,6 +3,7 @@ internal import Hummingbird
 internal import HummingbirdCore
 internal import LLMProxy
 internal import Logging
+internal import MCPHost
 internal import NIOCore
 internal import Prometheus
 internal import Store
@@ -18,6 +19,7 @@ enum GatehouseServer {
         store: Store,
         reloader: ConfigReloader,
         ledger: UsageLedger,
+        federation: MCPFederation,
         registry: PrometheusCollectorRegistry,
         logger: Logger,
         onListening: @escaping @Sendable (SocketAddress?) async -> Void
@@ -29,13 +31,15 @@ enum GatehouseServer {
         router.add(middleware: BodyLimitMiddleware(state: state))
         router.add(middleware: AgentAuthenticationMiddleware(state: state))
         OperationalRoutes(state: state, store: store, registry: registry).register(on: router)
-        AdminRoutes(state: state, store: store, reloader: reloader, ledger: ledger).register(on: router)
+        AdminRoutes(state: state, store: store, reloader: reloader, ledger: ledger, federation: federation)
+            .register(on: router)
         LLMProxyService(
             runtime: { state.snapshot.llm },
             usageSink: ledger,
             logger: logger,
             shutdownGracePeriod: state.snapshot.configuration.server.shutdownGracePeriod
         ).register(on: router)
+        MCPRoutes(federation: federation, logger: logger).register(on: router)
 
         let server = state.snapshot.configuration.server
         var http1 = HTTP1Channel.Configuration(

@@ -1,6 +1,7 @@
 internal import Foundation
 internal import HTTPTypes
 internal import Hummingbird
+internal import MCPHost
 internal import NIOCore
 internal import Prometheus
 internal import Store
@@ -57,6 +58,7 @@ struct AdminRoutes {
     let store: Store
     let reloader: ConfigReloader
     let ledger: UsageLedger
+    let federation: MCPFederation
 
     private struct Usage: Encodable {
         struct Entry: Encodable {
@@ -105,6 +107,7 @@ struct AdminRoutes {
 
     func register(on router: Router<GatehouseRequestContext>) {
         let admin = router.group("/admin").add(middleware: AdminAuthenticationMiddleware(state: state))
+        MCPAdminRoutes(federation: federation).register(on: admin)
         admin.get("config") { _, _ in
             let snapshot = state.snapshot
             return try jsonResponse(ConfigView(snapshot.configuration, source: snapshot.source))

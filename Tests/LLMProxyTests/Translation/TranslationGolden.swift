@@ -1,4 +1,5 @@
 import GatehouseJSON
+import GatehouseSSE
 import LLMProxy
 import Testing
 

@@ -11,11 +11,6 @@ public struct SSEEvent: Sendable, Equatable {
         self.id = id
     }
 
-    /// The OpenAI stream terminator, `data: [DONE]`.
-    public static let openAIDone = SSEEvent(data: "[DONE]")
-
-    public var isOpenAIDone: Bool { event == nil && data.hasPrefix("[DONE]") }
-
     /// The event in wire form, ending with the blank line that terminates it. Multi-line data
     /// becomes several `data:` lines, as the SSE spec requires.
     public func encoded() -> [UInt8] {

@@ -1,0 +1,411 @@
+internal import Foundation
+internal import GatehouseJSON
+internal import HTTPTypes
+public import Hummingbird
+public import Logging
+internal import NIOCore
+
+/// What the MCP routes need from the executable's request context.
+public protocol MCPRequestContextProtocol {
+    /// The authenticated agent's name (the authentication middleware runs before these routes).
+    var mcpAgentName: String { get }
+    /// The configured request body limit.
+    var mcpMaxBodySize: Int { get }
+}
+
+extension HTTPField.Name {
+    static let mcpSessionID = HTTPField.Name("Mcp-Session-Id")!
+    static let mcpProtocolVersion = HTTPField.Name("MCP-Protocol-Version")!
+    static let origin = HTTPField.Name("Origin")!
+    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+}
+
+/// Client-facing Streamable HTTP: `/mcp` (every server) and `/mcp/{server}` (one), both eras on
+/// the same URL. A request with `Mcp-Session-Id` belongs to a session-era session; `initialize`
+/// opens one; a request whose `_meta` names a 2026 version is stateless and has its headers
+/// checked against its body. Replies are JSON, or SSE when the client asked for progress.
+public struct MCPRoutes: Sendable {
+    let federation: MCPFederation
+    let logger: Logger
+
+    public init(federation: MCPFederation, logger: Logger) {
+        self.federation = federation
+        self.logger = logger
+    }
+
+    public func register<Context: RequestContext & MCPRequestContextProtocol>(on router: Router<Context>) {
+        router.post("/mcp") { request, context in
+            await post(request, agent: context.mcpAgentName, limit: context.mcpMaxBodySize, scope: nil)
+        }
+        router.get("/mcp") { request, context in await get(request, agent: context.mcpAgentName, scope: nil) }
+        router.delete("/mcp") { request, context in delete(request, agent: context.mcpAgentName, scope: nil) }
+        router.post("/mcp/:server") { request, context in
+            await post(
+                request,
+                agent: context.mcpAgentName,
+                limit: context.mcpMaxBodySize,
+                scope: context.parameters.get("server") ?? ""
+            )
+        }
+        router.get("/mcp/:server") { request, context in
+            await get(request, agent: context.mcpAgentName, scope: context.parameters.get("server") ?? "")
+        }
+        router.delete("/mcp/:server") { request, context in
+            delete(request, agent: context.mcpAgentName, scope: context.parameters.get("server") ?? "")
+        }
+    }
+
+    // MARK: - POST
+
+    func post(_ request: Request, agent: String, limit: Int, scope: String?) async -> Response {
+        if let refusal = refuse(request, scope: scope) { return refusal }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch {
+            return errorResponse(
+                .requestTooLarge,
+                "The request body exceeds the gateway's limit of \(limit) bytes.",
+                status: .contentTooLarge
+            )
+        }
+        let decoded: JSONRPCMessageBatch
+        do {
+            decoded = try JSONRPCMessage.decode(body.readableBytesView)
+        } catch {
+            return jsonResponse(error.errorResponse, status: .badRequest)
+        }
+        let sessionHeader = request.headers[.mcpSessionID]
+        switch decoded {
+        case .single(let message):
+            return await handle(message, request: request, sessionHeader: sessionHeader, agent: agent, scope: scope)
+        case .batch(let items):
+            // Batches exist in 2025-03-26 only, inside a session that negotiated it.
+            guard let sessionHeader,
+                let session = federation.sessions.lookup(sessionHeader, agent: agent, scope: scope),
+                session.version.allowsBatching
+            else {
+                return errorResponse(
+                    .invalidRequest,
+                    "Invalid Request: batches are allowed only in protocol version 2025-03-26",
+                    status: .badRequest
+                )
+            }
+            let context = callContext(session: session, agent: agent, scope: scope)
+            var replies: [JSONRPCMessage] = []
+            for item in items {
+                switch item {
+                case .failure(let error): replies.append(error.errorResponse)
+                case .success(let message) where message.isRequest:
+                    replies.append(await federation.handle(message, context: context))
+                case .success:
+                    continue  // notifications and replies: nothing waits for them
+                }
+            }
+            if replies.isEmpty { return Response(status: .accepted) }
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: JSONRPCMessage.encodedBatch(replies)))
+            )
+        }
+    }
+
+    private func handle(
+        _ message: JSONRPCMessage,
+        request: Request,
+        sessionHeader: String?,
+        agent: String,
+        scope: String?
+    ) async -> Response {
+        // initialize always opens a new session (a client whose session expired re-initializes).
+        if case .request(let id, "initialize", let params) = message.kind {
+            let era: MCPEra
+            do throws(JSONRPCErrorObject) {
+                era = try federation.versions.negotiateInitialize(params: params)
+            } catch {
+                return jsonResponse(.errorResponse(id: id, error: error), status: .badRequest)
+            }
+            let session = federation.sessions.open(
+                agent: agent,
+                scope: scope,
+                version: era.version,
+                clientCapabilities: params?["capabilities"]?.objectValue ?? JSONObject()
+            )
+            logger.info(
+                "MCP session opened",
+                metadata: ["agent": "\(agent)", "version": "\(era.version)", "scope": "\(scope ?? "*")"]
+            )
+            var response = jsonResponse(
+                .response(id: id, result: federation.initializeResult(version: era.version, scope: scope))
+            )
+            response.headers[.mcpSessionID] = session.id
+            return response
+        }
+
+        let context: MCPCallContext
+        if let sessionHeader {
+            guard let session = federation.sessions.lookup(sessionHeader, agent: agent, scope: scope) else {
+                return errorResponse(
+                    .sessionNotFound,
+                    "Session not found: initialize a new session",
+                    status: .notFound,
+                    id: message.id
+                )
+            }
+            guard
+                MCPHeaderValidation.legacyProtocolVersion(
+                    header: request.headers[.mcpProtocolVersion],
+                    negotiated: session.version
+                ) != nil
+            else {
+                return errorResponse(
+                    .invalidRequest,
+                    "Bad Request: MCP-Protocol-Version does not match the session's version \(session.version)",
+                    status: .badRequest,
+                    id: message.id
+                )
+            }
+            context = callContext(session: session, agent: agent, scope: scope)
+        } else if isStateless(message, request: request) {
+            if !message.isRequest { return Response(status: .accepted) }
+            let meta: MCPRequestMeta
+            do throws(JSONRPCErrorObject) {
+                meta = try federation.versions.validateRequestMeta(params: message.params)
+            } catch {
+                return jsonResponse(.errorResponse(id: message.id, error: error), status: .badRequest)
+            }
+            let toolHeaders: MCPToolHeaderBindings
+            if message.method == "tools/call", let name = message.paramsName {
+                toolHeaders = federation.catalog.resolve(name, scope: scope)?.headerBindings ?? .none
+            } else {
+                toolHeaders = .none
+            }
+            let fields = request.headers.map { (name: $0.name.rawName, value: $0.value) }
+            if let mismatch = MCPHeaderValidation.validate(
+                MCPRequestHeaders(fields),
+                against: message,
+                toolHeaders: toolHeaders
+            ).headerMismatchError {
+                return jsonResponse(.errorResponse(id: message.id, error: mismatch), status: .badRequest)
+            }
+            context = MCPCallContext(
+                agent: agent,
+                scope: scope,
+                era: meta.era,
+                clientCapabilities: meta.clientCapabilities,
+                client: federation.sessions.newClientToken()
+            )
+        } else {
+            return errorResponse(
+                .invalidRequest,
+                "Bad Request: no Mcp-Session-Id; send initialize first, or use protocol version 2026-07-28 with params._meta",
+                status: .badRequest,
+                id: message.id
+            )
+        }
+
+        guard message.isRequest else {
+            // Notifications (initialized, cancelled: a call ends when its client leaves) and
+            // replies: the gateway sends no requests to clients, so nothing waits for them.
+            return Response(status: .accepted)
+        }
+        if case .stateless = context.era, message.method == "initialize" || message.method == "ping" {
+            return jsonResponse(
+                .errorResponse(
+                    id: message.id,
+                    error: JSONRPCErrorObject(code: .methodNotFound, message: "Method not found")
+                ),
+                status: .notFound
+            )
+        }
+        let wantsStream = message.progressToken != nil && accepts(request, "text/event-stream")
+        guard wantsStream else {
+            let reply = await federation.handle(message, context: context)
+            return jsonResponse(reply, status: httpStatus(for: reply, era: context.era))
+        }
+        return eventStream(message, context: context)
+    }
+
+    /// A reply as SSE: progress and log notifications of the call, then its result.
+    private func eventStream(_ message: JSONRPCMessage, context: MCPCallContext) -> Response {
+        let federation = self.federation
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"],
+            body: ResponseBody { writer in
+                let (events, continuation) = AsyncStream.makeStream(
+                    of: JSONRPCMessage.self,
+                    bufferingPolicy: .bufferingNewest(256)
+                )
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        let reply = await federation.handle(message, context: context) { continuation.yield($0) }
+                        continuation.yield(reply)
+                        continuation.finish()
+                    }
+                    for await event in events {
+                        var bytes = Array("event: message\ndata: ".utf8)
+                        bytes += event.encoded()
+                        bytes += Array("\n\n".utf8)
+                        do {
+                            try await writer.write(ByteBuffer(bytes: bytes))
+                        } catch {
+                            group.cancelAll()  // the client left: the call is cancelled upstream
+                            break
+                        }
+                    }
+                }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    private func isStateless(_ message: JSONRPCMessage, request: Request) -> Bool {
+        if message.paramsMeta?[MCPRequestMeta.protocolVersionKey] != nil { return true }
+        if let header = request.headers[.mcpProtocolVersion], let version = MCPProtocolVersion(header),
+            case .stateless = version.era
+        {
+            return true
+        }
+        return false
+    }
+
+    private func callContext(session: MCPSession, agent: String, scope: String?) -> MCPCallContext {
+        MCPCallContext(
+            agent: agent,
+            scope: scope,
+            era: .sessionBased(session.version),
+            clientCapabilities: session.clientCapabilities,
+            client: session.client
+        )
+    }
+
+    /// 2026 asks for HTTP statuses that match some errors; everything else is 200.
+    private func httpStatus(for reply: JSONRPCMessage, era: MCPEra) -> HTTPResponse.Status {
+        guard case .stateless = era, case .errorResponse(_, let error) = reply.kind else { return .ok }
+        switch error.code {
+        case JSONRPCErrorCode.methodNotFound.rawValue: return .notFound
+        case MCPErrorCode.headerMismatch, MCPErrorCode.missingRequiredClientCapability,
+            MCPErrorCode.unsupportedProtocolVersion:
+            return .badRequest
+        default: return .ok
+        }
+    }
+
+    // MARK: - GET and DELETE
+
+    /// The session's stream of server notifications (tools changed); 405 without a session.
+    func get(_ request: Request, agent: String, scope: String?) async -> Response {
+        if let refusal = refuse(request, scope: scope) { return refusal }
+        guard let sessionHeader = request.headers[.mcpSessionID] else {
+            return methodNotAllowed()
+        }
+        guard let session = federation.sessions.lookup(sessionHeader, agent: agent, scope: scope) else {
+            return errorResponse(.sessionNotFound, "Session not found: initialize a new session", status: .notFound)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"],
+            body: ResponseBody { writer in
+                // A comment every 15 s keeps idle connections (and proxies) from closing the stream.
+                stream: while true {
+                    let event = await withTaskGroup(of: MCPSession.SessionEvent?.self) { group in
+                        group.addTask { await session.notifications.next() }
+                        group.addTask {
+                            try? await Task.sleep(for: .seconds(15))
+                            return nil
+                        }
+                        let first = await group.next() ?? nil
+                        group.cancelAll()
+                        return first
+                    }
+                    if Task.isCancelled { break stream }
+                    switch event {
+                    case .message(let message)?:
+                        var bytes = Array("event: message\ndata: ".utf8)
+                        bytes += message.encoded()
+                        bytes += Array("\n\n".utf8)
+                        try await writer.write(ByteBuffer(bytes: bytes))
+                    case .end?:
+                        break stream
+                    case nil:
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    }
+                }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    func delete(_ request: Request, agent: String, scope: String?) -> Response {
+        if let refusal = refuse(request, scope: scope) { return refusal }
+        guard let sessionHeader = request.headers[.mcpSessionID] else { return methodNotAllowed() }
+        guard federation.sessions.close(sessionHeader, agent: agent, scope: scope) else {
+            return errorResponse(.sessionNotFound, "Session not found", status: .notFound)
+        }
+        return Response(status: .noContent)
+    }
+
+    // MARK: - Shared checks and shapes
+
+    /// 403 for a foreign `Origin` (DNS rebinding), 404 for a server that is not configured.
+    private func refuse(_ request: Request, scope: String?) -> Response? {
+        if let origin = request.headers[.origin], !isAllowed(origin: origin, host: request.head.authority) {
+            return errorResponse(.forbidden, "Forbidden: Origin \(origin) is not allowed", status: .forbidden)
+        }
+        if let scope, federation.server(named: scope) == nil {
+            return errorResponse(.invalidRequest, "No MCP server named '\(scope)' is configured", status: .notFound)
+        }
+        return nil
+    }
+
+    /// The gateway's own origin (same host and port as the request) and the configured ones.
+    private func isAllowed(origin: String, host: String?) -> Bool {
+        let trimmed = origin.hasSuffix("/") ? String(origin.dropLast()) : origin
+        if federation.configuration.allowedOrigins.contains(trimmed) { return true }
+        guard let host, let schemeEnd = trimmed.range(of: "://") else { return false }
+        return trimmed[schemeEnd.upperBound...].lowercased() == host.lowercased()
+    }
+
+    private func accepts(_ request: Request, _ mediaType: String) -> Bool {
+        request.headers[values: .accept].contains { $0.lowercased().contains(mediaType) }
+    }
+
+    private func methodNotAllowed() -> Response {
+        var response = errorResponse(
+            .invalidRequest,
+            "Method Not Allowed: use POST (GET and DELETE need an Mcp-Session-Id)",
+            status: .methodNotAllowed
+        )
+        response.headers[.allow] = "POST"
+        return response
+    }
+
+    private enum GatewayErrorCode: Int {
+        case invalidRequest = -32600
+        case forbidden = -32003
+        case sessionNotFound = -32001
+        case requestTooLarge = -32002
+    }
+
+    private func errorResponse(
+        _ code: GatewayErrorCode,
+        _ message: String,
+        status: HTTPResponse.Status,
+        id: JSONRPCID? = nil
+    ) -> Response {
+        jsonResponse(
+            .errorResponse(id: id, error: JSONRPCErrorObject(code: code.rawValue, message: message)),
+            status: status
+        )
+    }
+
+    private func jsonResponse(_ message: JSONRPCMessage, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: message.encoded()))
+        )
+    }
+}

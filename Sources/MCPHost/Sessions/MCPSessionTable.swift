@@ -1,0 +1,135 @@
+public import GatehouseJSON
+internal import Synchronization
+
+/// What a session-era client's session carries between requests.
+public final class MCPSession: Sendable {
+    /// Cryptographically random, 64 hex digits (visible ASCII, as the transport requires).
+    public let id: String
+    /// The agent that opened it: a session id never authenticates, and another agent presenting
+    /// it gets 404.
+    public let agent: String
+    /// `nil` for `/mcp`, the server's name for `/mcp/{server}`.
+    public let scope: String?
+    public let version: MCPProtocolVersion
+    public let clientCapabilities: JSONObject
+    /// The client, as a `ClientToken` for the upstream request tables.
+    public let client: ClientToken
+    /// Server notifications for the session's GET stream.
+    let notifications = Mailbox<SessionEvent>(capacity: 64)
+    private let lastUsed: Mutex<ContinuousClock.Instant>
+
+    enum SessionEvent: Sendable {
+        case message(JSONRPCMessage)
+        /// The session ended (DELETE, eviction, shutdown): the GET stream closes.
+        case end
+    }
+
+    init(
+        id: String,
+        agent: String,
+        scope: String?,
+        version: MCPProtocolVersion,
+        clientCapabilities: JSONObject,
+        client: ClientToken
+    ) {
+        self.id = id
+        self.agent = agent
+        self.scope = scope
+        self.version = version
+        self.clientCapabilities = clientCapabilities
+        self.client = client
+        self.lastUsed = Mutex(.now)
+    }
+
+    var lastUse: ContinuousClock.Instant { lastUsed.withLock { $0 } }
+    func touch() { lastUsed.withLock { $0 = .now } }
+}
+
+/// The open sessions, bounded: past `maximumSessions` the least recently used is dropped, and a
+/// session idle longer than `idleTimeout` is forgotten when next looked up.
+final class MCPSessionTable: Sendable {
+    private let sessions = Mutex<[String: MCPSession]>([:])
+    private let maximumSessions: Int
+    private let idleTimeout: Duration
+    private let nextClient = Atomic<UInt64>(1)
+
+    init(maximumSessions: Int, idleTimeout: Duration) {
+        self.maximumSessions = maximumSessions
+        self.idleTimeout = idleTimeout
+    }
+
+    func open(agent: String, scope: String?, version: MCPProtocolVersion, clientCapabilities: JSONObject) -> MCPSession
+    {
+        let session = MCPSession(
+            id: Self.randomID(),
+            agent: agent,
+            scope: scope,
+            version: version,
+            clientCapabilities: clientCapabilities,
+            client: newClientToken()
+        )
+        let evicted = sessions.withLock { sessions -> MCPSession? in
+            var evicted: MCPSession?
+            if sessions.count >= maximumSessions, let oldest = sessions.values.min(by: { $0.lastUse < $1.lastUse }) {
+                sessions[oldest.id] = nil
+                evicted = oldest
+            }
+            sessions[session.id] = session
+            return evicted
+        }
+        evicted?.notifications.post(.end)
+        return session
+    }
+
+    /// A token for a client without a session (a 2026 request).
+    func newClientToken() -> ClientToken {
+        ClientToken(nextClient.wrappingAdd(1, ordering: .relaxed).oldValue + 1_000_000)
+    }
+
+    /// The session, if it exists, belongs to `agent` and is not idle past its timeout.
+    func lookup(_ id: String, agent: String, scope: String?) -> MCPSession? {
+        let found = sessions.withLock { sessions -> MCPSession? in
+            guard let session = sessions[id] else { return nil }
+            if session.lastUse.advanced(by: idleTimeout) < .now {
+                sessions[id] = nil
+                return nil
+            }
+            return session
+        }
+        guard let found, found.agent == agent, found.scope == scope else { return nil }
+        found.touch()
+        return found
+    }
+
+    @discardableResult
+    func close(_ id: String, agent: String, scope: String?) -> Bool {
+        guard let session = lookup(id, agent: agent, scope: scope) else { return false }
+        sessions.withLock { $0[id] = nil }
+        session.notifications.post(.end)
+        return true
+    }
+
+    var all: [MCPSession] { sessions.withLock { Array($0.values) } }
+
+    func closeAll() {
+        let all = sessions.withLock { sessions -> [MCPSession] in
+            defer { sessions = [:] }
+            return Array(sessions.values)
+        }
+        for session in all { session.notifications.post(.end) }
+    }
+
+    static func randomID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        for _ in 0..<4 {
+            let word = generator.next() as UInt64
+            for shift in stride(from: 60, through: 0, by: -4) {
+                bytes.append(digits[Int((word >> UInt64(shift)) & 0xf)])
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
