@@ -98,7 +98,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["README.md"],
@@ -119,12 +118,14 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "MCPHostTests", dependencies: ["MCPHost", "GatehouseJSON"]),
+        .testTarget(
+            name: "MCPHostTests",
+            dependencies: ["MCPHost", "GatehouseJSON", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "GatehouseTests",
             dependencies: [
                 "gatehouse", "GatehouseCore", "Policy", "Store", "LLMProxy", "MCPHost",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -104,13 +104,13 @@ public enum Glob {
         var starPattern: ArraySlice<Unicode.Scalar>?
         var starText: ArraySlice<Unicode.Scalar>?
         while let character = text.first {
-            if let next = pattern.first, next == "?" || next == character {
-                pattern = pattern.dropFirst()
-                text = text.dropFirst()
-            } else if pattern.first == "*" {
+            if pattern.first == "*" {
                 pattern = pattern.dropFirst()
                 starPattern = pattern
                 starText = text
+            } else if let next = pattern.first, next == "?" || next == character {
+                pattern = pattern.dropFirst()
+                text = text.dropFirst()
             } else if let resumePattern = starPattern, let resumeText = starText {
                 pattern = resumePattern
                 text = resumeText.dropFirst()

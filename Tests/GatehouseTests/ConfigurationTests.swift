@@ -225,7 +225,7 @@ import Testing
         let top = try #require(schema["properties"] as? [String: Any])
         func object(_ value: Any?) -> [String: Any]? { value as? [String: Any] }
         var schemaKeys: [String: Set<String>] = ["": Set(top.keys)]
-        for section in ["server", "store", "logging", "admin", "upstream"] {
+        for section in ["server", "store", "logging", "admin", "upstream", "mcp"] {
             schemaKeys[section] = keys(object(top[section]))
         }
         for list in ["agents", "providers", "models"] {
@@ -235,6 +235,10 @@ import Testing
         let deployments = object(object(modelItem?["properties"])?["deployments"])
         schemaKeys["models[].deployments[]"] = keys(object(deployments?["items"]))
         schemaKeys["prices.*"] = keys(object(object(top["prices"])?["additionalProperties"]))
+        let mcpServers = object(object(object(top["mcp"])?["properties"])?["servers"])
+        let mcpServerItem = object(mcpServers?["items"])
+        schemaKeys["mcp.servers[]"] = keys(mcpServerItem)
+        schemaKeys["mcp.servers[].tools"] = keys(object(object(mcpServerItem?["properties"])?["tools"]))
         #expect(schemaKeys == GatehouseConfiguration.knownKeys.mapValues(Set.init))
     }
 }

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import GatehouseCore
 import Hummingbird
@@ -84,12 +83,10 @@ struct ServerHarness {
     enum HarnessError: Error { case invalidConfiguration }
 
     func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let mcpClient = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton))
         let federation = MCPFederation(
             configuration: state.snapshot.configuration.mcp,
             pinStore: nil,
             group: MultiThreadedEventLoopGroup.singleton,
-            httpClient: mcpClient,
             metrics: PrometheusMetricsFactory(registry: registry),
             logger: logger
         )
@@ -104,7 +101,6 @@ struct ServerHarness {
             onListening: { _ in }
         )
         try await application.test(.live, body)
-        try await mcpClient.shutdown()
         await upstreamClient.shutdown()
         await store.close()
         try? FileManager.default.removeItem(at: folder)

@@ -71,7 +71,12 @@ struct StoreTests {
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
                 ).run()
             }
-            #expect(tables == [[.text("config_loads")], [.text("llm_usage")], [.text("schema_migrations")]])
+            #expect(
+                tables == [
+                    [.text("config_loads")], [.text("llm_usage")], [.text("mcp_tool_pins")],
+                    [.text("schema_migrations")],
+                ]
+            )
             await store.close()
         }
     }

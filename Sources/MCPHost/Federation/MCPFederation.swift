@@ -1,4 +1,3 @@
-public import AsyncHTTPClient
 internal import Foundation
 public import GatehouseJSON
 public import Logging
@@ -40,7 +39,6 @@ public final class MCPFederation: Sendable {
         configuration: MCPHostConfiguration,
         pinStore: (any ToolPinStore)?,
         group: any EventLoopGroup,
-        httpClient: HTTPClient,
         metrics: any MetricsFactory,
         logger: Logger
     ) {
@@ -64,7 +62,6 @@ public final class MCPFederation: Sendable {
                     definition: definition,
                     configuration: configuration,
                     group: group,
-                    httpClient: httpClient,
                     pins: pins,
                     logger: logger,
                     countUpstreamMessage: { counter.increment() },

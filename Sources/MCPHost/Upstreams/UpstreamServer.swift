@@ -45,7 +45,8 @@ public final class UpstreamServer: Sendable {
     private let requestTimeout: Duration
     private let maximumPending: Int
     private let group: any EventLoopGroup
-    private let httpClient: HTTPClient
+    /// Streamable HTTP servers only: a pool of their own, with the server's connect timeout.
+    private let httpClient: HTTPClient?
     private let pins: ToolPinRegistry
     private let logger: Logger
     private let onChange: @Sendable () -> Void
@@ -78,7 +79,6 @@ public final class UpstreamServer: Sendable {
         definition: MCPServerDefinition,
         configuration: MCPHostConfiguration,
         group: any EventLoopGroup,
-        httpClient: HTTPClient,
         pins: ToolPinRegistry,
         logger: Logger,
         countUpstreamMessage: @escaping @Sendable () -> Void,
@@ -89,7 +89,14 @@ public final class UpstreamServer: Sendable {
         self.requestTimeout = configuration.requestTimeout
         self.maximumPending = configuration.maximumPendingPerServer
         self.group = group
-        self.httpClient = httpClient
+        if case .streamableHTTP(let endpoint) = definition.transport {
+            self.httpClient = HTTPClient(
+                eventLoopGroupProvider: .shared(group),
+                configuration: .init(timeout: .init(connect: TimeAmount(endpoint.connectTimeout)))
+            )
+        } else {
+            self.httpClient = nil
+        }
         self.pins = pins
         var logger = logger
         logger[metadataKey: "mcp_server"] = "\(definition.name)"
@@ -224,6 +231,7 @@ public final class UpstreamServer: Sendable {
             return state.connection
         }
         await connection?.shutdown()
+        try? await httpClient?.shutdown()
         onChange()
     }
 
@@ -350,6 +358,7 @@ public final class UpstreamServer: Sendable {
                 onUpstreamMessage: countUpstreamMessage
             )
         case .streamableHTTP(let endpoint):
+            guard let httpClient else { throw StartupError.handshakeFailed("no HTTP client") }
             return StreamableHTTPUpstreamConnection(
                 serverName: name,
                 endpoint: endpoint,

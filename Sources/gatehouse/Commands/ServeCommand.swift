@@ -1,5 +1,4 @@
 internal import ArgumentParser
-internal import AsyncHTTPClient
 internal import Foundation
 internal import GatehouseCore
 internal import Hummingbird
@@ -171,15 +170,10 @@ struct GatewayRunner {
             logger.notice("no admin token is set (admin.token): the admin API answers 401")
         }
 
-        let mcpClient = HTTPClient(
-            eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton),
-            configuration: .init(timeout: .init(connect: .seconds(5)))
-        )
         let federation = MCPFederation(
             configuration: configuration.mcp,
             pinStore: StoreToolPinStore(store: store),
             group: MultiThreadedEventLoopGroup.singleton,
-            httpClient: mcpClient,
             metrics: PrometheusMetricsFactory(registry: registry),
             logger: logger
         )
@@ -225,7 +219,6 @@ struct GatewayRunner {
             logger.notice("connections still open after the grace period were closed", metadata: ["error": "\(error)"])
         }
         await upstreamClient.shutdown()
-        try? await mcpClient.shutdown()
         await store.close()
         logger.info("stopped")
     }

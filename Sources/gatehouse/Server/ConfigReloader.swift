@@ -64,6 +64,11 @@ actor ConfigReloader {
                 restartRequired.append("store")
                 configuration.store = current.configuration.store
             }
+            if configuration.mcp != current.configuration.mcp {
+                // Upstream MCP servers are supervised from startup; a new set applies on restart.
+                restartRequired.append("mcp")
+                configuration.mcp = current.configuration.mcp
+            }
             if configuration.llm.upstreamConnectTimeout != current.configuration.llm.upstreamConnectTimeout
                 || configuration.llm.upstreamIdleTimeout != current.configuration.llm.upstreamIdleTimeout
                 || configuration.llm.upstreamProxy != current.configuration.llm.upstreamProxy

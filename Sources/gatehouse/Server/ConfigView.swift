@@ -1,6 +1,7 @@
 internal import GatehouseCore
 internal import LLMProxy
 internal import Logging
+internal import MCPHost
 internal import Policy
 
 /// The effective configuration as `/admin/config` shows it: the same keys as the YAML, defaults
@@ -57,6 +58,34 @@ struct ConfigView: Encodable {
         let default_max_tokens: Int
     }
 
+    struct MCP: Encodable {
+        struct Server: Encodable {
+            let name: String
+            let transport: String
+            let command: String?
+            let args: [String]?
+            /// Names only: values may be credentials.
+            let env: [String]?
+            let cwd: String?
+            let url: String?
+            /// Names only: values may be credentials.
+            let headers: [String]?
+            let startup_timeout: String
+            let pinning: String?
+            let tools: Tools
+        }
+        struct Tools: Encodable {
+            let include: [String]
+            let exclude: [String]
+            let rename: [String: String]
+            let descriptions: [String: String]
+        }
+        let tool_pinning: String
+        let allowed_origins: [String]
+        let request_timeout: String
+        let servers: [Server]
+    }
+
     let source: String
     let server: Server
     let store: Store
@@ -65,6 +94,7 @@ struct ConfigView: Encodable {
     let agents: [Agent]
     let providers: [Provider]
     let models: [Model]
+    let mcp: MCP
 
     init(_ configuration: GatehouseConfiguration, source: ConfigSource) {
         let server = configuration.server
@@ -129,6 +159,51 @@ struct ConfigView: Encodable {
                 default_max_tokens: model.defaultMaxTokens
             )
         }
+        self.mcp = Self.mcpView(configuration.mcp)
+    }
+
+    private static func mcpView(_ configuration: MCPHostConfiguration) -> MCP {
+        MCP(
+            tool_pinning: configuration.toolPinning.rawValue,
+            allowed_origins: configuration.allowedOrigins,
+            request_timeout: DurationSyntax.format(configuration.requestTimeout),
+            servers: configuration.servers.map { server in
+                var command: String?
+                var args: [String]?
+                var env: [String]?
+                var cwd: String?
+                var url: String?
+                var headers: [String]?
+                switch server.transport {
+                case .stdio(let launch):
+                    command = launch.command
+                    args = launch.arguments
+                    env = launch.environment.keys.sorted()
+                    cwd = launch.workingDirectory
+                case .streamableHTTP(let endpoint):
+                    url = DisplayURL.redacted(endpoint.url)
+                    headers = endpoint.headers.map(\.name)
+                }
+                return MCP.Server(
+                    name: server.name,
+                    transport: server.transport.name,
+                    command: command,
+                    args: args,
+                    env: env,
+                    cwd: cwd,
+                    url: url,
+                    headers: headers,
+                    startup_timeout: DurationSyntax.format(server.startupTimeout),
+                    pinning: server.pinning?.rawValue,
+                    tools: MCP.Tools(
+                        include: server.curation.include,
+                        exclude: server.curation.exclude,
+                        rename: server.curation.rename,
+                        descriptions: server.curation.descriptions
+                    )
+                )
+            }
+        )
     }
 
     private static func redacted(_ secret: Secret) -> String {
