@@ -11,6 +11,8 @@ public protocol MCPRequestContextProtocol {
     var mcpAgentName: String { get }
     /// The configured request body limit.
     var mcpMaxBodySize: Int { get }
+    /// Whether the client's connection is still open (a call whose client left is cancelled).
+    var mcpConnectionIsActive: @Sendable () -> Bool { get }
 }
 
 extension HTTPField.Name {
@@ -27,6 +29,7 @@ extension HTTPField.Name {
 public struct MCPRoutes: Sendable {
     let federation: MCPFederation
     let logger: Logger
+    private let inFlight = InFlightCalls()
 
     public init(federation: MCPFederation, logger: Logger) {
         self.federation = federation
@@ -35,17 +38,12 @@ public struct MCPRoutes: Sendable {
 
     public func register<Context: RequestContext & MCPRequestContextProtocol>(on router: Router<Context>) {
         router.post("/mcp") { request, context in
-            await post(request, agent: context.mcpAgentName, limit: context.mcpMaxBodySize, scope: nil)
+            await post(request, caller: Caller(context), scope: nil)
         }
         router.get("/mcp") { request, context in await get(request, agent: context.mcpAgentName, scope: nil) }
         router.delete("/mcp") { request, context in delete(request, agent: context.mcpAgentName, scope: nil) }
         router.post("/mcp/:server") { request, context in
-            await post(
-                request,
-                agent: context.mcpAgentName,
-                limit: context.mcpMaxBodySize,
-                scope: context.parameters.get("server") ?? ""
-            )
+            await post(request, caller: Caller(context), scope: context.parameters.get("server") ?? "")
         }
         router.get("/mcp/:server") { request, context in
             await get(request, agent: context.mcpAgentName, scope: context.parameters.get("server") ?? "")
@@ -57,7 +55,22 @@ public struct MCPRoutes: Sendable {
 
     // MARK: - POST
 
-    func post(_ request: Request, agent: String, limit: Int, scope: String?) async -> Response {
+    /// Who sent a request and whether they are still there.
+    struct Caller: Sendable {
+        let agent: String
+        let bodyLimit: Int
+        let isConnected: @Sendable () -> Bool
+
+        init(_ context: some MCPRequestContextProtocol) {
+            agent = context.mcpAgentName
+            bodyLimit = context.mcpMaxBodySize
+            isConnected = context.mcpConnectionIsActive
+        }
+    }
+
+    func post(_ request: Request, caller: Caller, scope: String?) async -> Response {
+        let agent = caller.agent
+        let limit = caller.bodyLimit
         if let refusal = refuse(request, scope: scope) { return refusal }
         let body: ByteBuffer
         do {
@@ -78,7 +91,7 @@ public struct MCPRoutes: Sendable {
         let sessionHeader = request.headers[.mcpSessionID]
         switch decoded {
         case .single(let message):
-            return await handle(message, request: request, sessionHeader: sessionHeader, agent: agent, scope: scope)
+            return await handle(message, request: request, sessionHeader: sessionHeader, caller: caller, scope: scope)
         case .batch(let items):
             // Batches exist in 2025-03-26 only, inside a session that negotiated it.
             guard let sessionHeader,
@@ -115,9 +128,10 @@ public struct MCPRoutes: Sendable {
         _ message: JSONRPCMessage,
         request: Request,
         sessionHeader: String?,
-        agent: String,
+        caller: Caller,
         scope: String?
     ) async -> Response {
+        let agent = caller.agent
         // initialize always opens a new session (a client whose session expired re-initializes).
         if case .request(let id, "initialize", let params) = message.kind {
             let era: MCPEra
@@ -206,8 +220,13 @@ public struct MCPRoutes: Sendable {
         }
 
         guard message.isRequest else {
-            // Notifications (initialized, cancelled: a call ends when its client leaves) and
-            // replies: the gateway sends no requests to clients, so nothing waits for them.
+            if message.method == "notifications/cancelled",
+                let requestID = message.params?["requestId"].flatMap(JSONRPCID.init)
+            {
+                inFlight.cancel(client: context.client, id: requestID)
+            }
+            // Other notifications and replies: the gateway sends no requests to clients, so
+            // nothing waits for them.
             return Response(status: .accepted)
         }
         if case .stateless = context.era, message.method == "initialize" || message.method == "ping" {
@@ -221,15 +240,56 @@ public struct MCPRoutes: Sendable {
         }
         let wantsStream = message.progressToken != nil && accepts(request, "text/event-stream")
         guard wantsStream else {
-            let reply = await federation.handle(message, context: context)
+            let reply = await cancellable(message, context: context, caller: caller) { _ in }
             return jsonResponse(reply, status: httpStatus(for: reply, era: context.era))
         }
-        return eventStream(message, context: context)
+        return eventStream(message, context: context, caller: caller)
+    }
+
+    /// Methods that run an upstream tool, prompt or read, and may take long.
+    private static let routedMethods: Set<String> = [
+        "tools/call", "prompts/get", "resources/read", "completion/complete",
+    ]
+
+    /// Answers a request, cancelling it (upstream too) when the client's connection closes or a
+    /// session-era client sends `notifications/cancelled` for it. Both are checked every 200 ms.
+    private func cancellable(
+        _ message: JSONRPCMessage,
+        context: MCPCallContext,
+        caller: Caller,
+        onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
+    ) async -> JSONRPCMessage {
+        guard let id = message.id, let method = message.method, Self.routedMethods.contains(method) else {
+            return await federation.handle(message, context: context, onNotification: onNotification)
+        }
+        let flag: InFlightCalls.Flag?
+        if case .sessionBased = context.era {
+            flag = inFlight.register(client: context.client, id: id)
+        } else {
+            flag = nil
+        }
+        defer { if flag != nil { inFlight.remove(client: context.client, id: id) } }
+        let federation = self.federation
+        let isConnected = caller.isConnected
+        let reply = await withTaskGroup(of: JSONRPCMessage?.self) { group in
+            group.addTask { await federation.handle(message, context: context, onNotification: onNotification) }
+            group.addTask {
+                while (try? await Task.sleep(for: .milliseconds(200))) != nil {
+                    if flag?.isRaised == true || !isConnected() { return nil }
+                }
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        return reply
+            ?? .errorResponse(id: id, error: JSONRPCErrorObject(code: .internalError, message: "Request cancelled"))
     }
 
     /// A reply as SSE: progress and log notifications of the call, then its result.
-    private func eventStream(_ message: JSONRPCMessage, context: MCPCallContext) -> Response {
-        let federation = self.federation
+    private func eventStream(_ message: JSONRPCMessage, context: MCPCallContext, caller: Caller) -> Response {
+        let routes = self
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"],
@@ -240,7 +300,9 @@ public struct MCPRoutes: Sendable {
                 )
                 await withTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        let reply = await federation.handle(message, context: context) { continuation.yield($0) }
+                        let reply = await routes.cancellable(message, context: context, caller: caller) {
+                            continuation.yield($0)
+                        }
                         continuation.yield(reply)
                         continuation.finish()
                     }

@@ -58,6 +58,9 @@ public final class UpstreamServer: Sendable {
     static let gatewayClient = ClientToken(0)
     /// How long a server may take to answer `server/discover` before it counts as session-era.
     static let discoverTimeout: Duration = .seconds(5)
+    /// Tools are listed again this often besides when a server says they changed: a 2026 server
+    /// can only say so on a subscription, and a changed definition must not go unnoticed.
+    static let toolsRefreshInterval: Duration = .seconds(60)
 
     private enum Wakeup: Sendable {
         case restart
@@ -265,6 +268,12 @@ public final class UpstreamServer: Sendable {
     private func serve(_ connection: any UpstreamConnection) async -> String {
         await withTaskGroup(of: String?.self) { group in
             group.addTask { await connection.waitUntilClosed() }
+            group.addTask {
+                while (try? await Task.sleep(for: Self.toolsRefreshInterval)) != nil {
+                    self.wakeups.post(.refreshTools)
+                }
+                return nil
+            }
             group.addTask {
                 while let wakeup = await self.wakeups.next() {
                     switch wakeup {

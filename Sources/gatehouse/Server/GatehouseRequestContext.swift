@@ -17,10 +17,12 @@ public struct GatehouseRequestContext: RequestContext {
     public var maxUploadSize: Int = 4 << 20
 
     let connectionClosed: EventLoopFuture<Void>
+    private let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.connectionClosed = source.channel.closeFuture
+        self.channel = source.channel
     }
 }
 
@@ -36,4 +38,5 @@ extension GatehouseRequestContext: MCPRequestContextProtocol {
     // The authentication middleware runs before every /mcp route, so an identity is always set there.
     public var mcpAgentName: String { identity?.agentName ?? "unauthenticated" }
     public var mcpMaxBodySize: Int { maxUploadSize }
+    public var mcpConnectionIsActive: @Sendable () -> Bool { { [channel] in channel.isActive } }
 }
