@@ -32,7 +32,12 @@ struct MCPSupervisorService: Service {
     let federation: MCPFederation
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { await federation.run() }
+        await cancelWhenGracefulShutdown {
+            await federation.run()
+            // With no server configured there is nothing to supervise, but a service that
+            // returns early would stop the gateway: wait for the shutdown like the others.
+            while (try? await Task.sleep(for: .seconds(3600))) != nil {}
+        }
     }
 }
 
@@ -62,6 +67,23 @@ struct MCPAdminRoutes {
             let restarts: Int
             let last_error: String?
             let tools: Int
+
+            // Every key is always present (null when unknown), so clients can rely on the shape.
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(name, forKey: .name)
+                try container.encode(transport, forKey: .transport)
+                try container.encode(status, forKey: .status)
+                try container.encode(era, forKey: .era)
+                try container.encode(pid, forKey: .pid)
+                try container.encode(restarts, forKey: .restarts)
+                try container.encode(last_error, forKey: .last_error)
+                try container.encode(tools, forKey: .tools)
+            }
+
+            private enum CodingKeys: String, CodingKey {
+                case name, transport, status, era, pid, restarts, last_error, tools
+            }
         }
         let servers: [Server]
     }
