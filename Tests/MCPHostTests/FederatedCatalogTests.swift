@@ -48,7 +48,8 @@ struct FederatedCatalogTests {
         _ name: String,
         _ tools: [UpstreamTool],
         status: UpstreamServerStatus = .up,
-        pinning: ToolPinningMode = .warn
+        pinning: ToolPinningMode = .warn,
+        ttlMilliseconds: Int = 0
     ) -> UpstreamServerSnapshot {
         UpstreamServerSnapshot(
             name: name,
@@ -61,7 +62,8 @@ struct FederatedCatalogTests {
             capabilities: JSONObject(["tools": .object(JSONObject())]),
             instructions: nil,
             tools: tools,
-            pinning: pinning
+            pinning: pinning,
+            toolsTTLMilliseconds: ttlMilliseconds
         )
     }
 
@@ -242,5 +244,20 @@ struct FederatedCatalogTests {
         #expect(FederatedCatalog.empty.resolve("a__b", scope: nil) == nil)
         let none = FederatedCatalog(servers: [], logger: Self.logger)
         #expect(none.tools.isEmpty)
+        #expect(none.ttlMilliseconds(scope: nil) == 0)
+    }
+
+    @Test func listTTLIsTheSmallestOfTheServersUp() throws {
+        let catalog = FederatedCatalog(
+            servers: [
+                (Self.server("a"), Self.snapshot("a", [try Self.tool("x")], ttlMilliseconds: 5000)),
+                (Self.server("b"), Self.snapshot("b", [try Self.tool("y")], ttlMilliseconds: 2000)),
+                (Self.server("c"), Self.snapshot("c", [try Self.tool("z")], status: .down, ttlMilliseconds: 10)),
+            ],
+            logger: Self.logger
+        )
+        #expect(catalog.ttlMilliseconds(scope: nil) == 2000)
+        #expect(catalog.ttlMilliseconds(scope: "a") == 5000)
+        #expect(catalog.ttlMilliseconds(scope: "c") == 0)
     }
 }

@@ -29,11 +29,13 @@ public struct FederatedCatalog: Sendable {
     public let tools: [Tool]
     private let byFederatedName: [String: Int]
     private let byServer: [String: [String: Int]]
+    private let ttlByServer: [String: Int]
 
-    public static let empty = FederatedCatalog(tools: [])
+    public static let empty = FederatedCatalog(tools: [], ttlByServer: [:])
 
-    private init(tools: [Tool]) {
+    private init(tools: [Tool], ttlByServer: [String: Int]) {
         self.tools = tools
+        self.ttlByServer = ttlByServer
         var byFederatedName: [String: Int] = [:]
         var byServer: [String: [String: Int]] = [:]
         for (index, tool) in tools.enumerated() {
@@ -87,7 +89,17 @@ public struct FederatedCatalog: Sendable {
                 )
             )
         }
-        self.init(tools: tools)
+        var ttlByServer: [String: Int] = [:]
+        for (definition, snapshot) in servers where snapshot.status == .up {
+            ttlByServer[definition.name] = snapshot.toolsTTLMilliseconds
+        }
+        self.init(tools: tools, ttlByServer: ttlByServer)
+    }
+
+    /// How long a client may cache the list of a scope: the smallest of its servers' (0 without any).
+    public func ttlMilliseconds(scope: String?) -> Int {
+        if let scope { return ttlByServer[scope] ?? 0 }
+        return ttlByServer.values.min() ?? 0
     }
 
     /// The tool a name in `tools/call` means: federated on `/mcp` (scope nil), curated on

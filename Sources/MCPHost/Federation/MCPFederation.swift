@@ -27,6 +27,7 @@ public final class MCPFederation: Sendable {
     public let versions = MCPVersionSupport.default
     private let catalogState = Mutex(FederatedCatalog.empty)
     private let resourceOwners = Mutex<[String: String]>([:])
+    private let listRequests = Atomic<UInt64>(0)
     private let pins: ToolPinRegistry
     private let logger: Logger
 
@@ -184,7 +185,15 @@ public final class MCPFederation: Sendable {
             result["_meta"] = .object(JSONObject(["io.modelcontextprotocol/serverInfo": EraBridge.gatewayInfo]))
             reply = .response(id: id, result: .object(result))
         case "tools/list":
-            reply = page(catalog.listed(scope: context.scope), key: "tools", id: id, params: params, context: context)
+            let catalog = self.catalog
+            reply = page(
+                catalog.listed(scope: context.scope),
+                key: "tools",
+                ttlMilliseconds: catalog.ttlMilliseconds(scope: context.scope),
+                id: id,
+                params: params,
+                context: context
+            )
         case "tools/call":
             reply = await callTool(request, id: id, context: context, onNotification: onNotification)
         case "prompts/list":
@@ -397,43 +406,51 @@ public final class MCPFederation: Sendable {
             let snapshot = $0.snapshot
             return snapshot.status == .up && snapshot.capabilities[capability] != nil
         }
-        let collected = await withTaskGroup(of: (Int, [JSONValue]).self) { group in
+        let collected = await withTaskGroup(of: (Int, [JSONValue], Int).self) { group in
             for (index, server) in targets.enumerated() {
                 group.addTask {
                     var items: [JSONValue] = []
+                    var ttl: Int?
                     var cursor: String?
-                    for page in 0..<100 {
+                    for _ in 0..<100 {
                         var pageParams = JSONObject()
                         if let cursor { pageParams["cursor"] = .string(cursor) }
+                        let serial = self.listRequests.wrappingAdd(1, ordering: .relaxed).oldValue
                         let pageRequest = JSONRPCMessage.request(
-                            id: .string("gatehouse-list-\(page)"),
+                            id: .string("gatehouse-list-\(serial)"),
                             method: method,
                             params: .object(pageParams)
                         )
                         guard
                             let reply = try? await server.call(
                                 pageRequest,
-                                from: context.client,
+                                from: UpstreamServer.gatewayClient,
                                 clientCapabilities: context.clientCapabilities,
                                 onNotification: { _ in }
                             ),
                             case .response(_, let result) = reply.kind
                         else { break }
                         items += result[key]?.arrayValue ?? []
+                        let pageTTL = max(result["ttlMs"]?.intValue ?? 0, 0)
+                        ttl = min(ttl ?? pageTTL, pageTTL)
                         cursor = result["nextCursor"]?.stringValue
                         if cursor == nil { break }
                     }
-                    return (index, items)
+                    return (index, items, ttl ?? 0)
                 }
             }
             var byIndex: [Int: [JSONValue]] = [:]
-            for await (index, items) in group { byIndex[index] = items }
-            return byIndex
+            var smallestTTL: Int?
+            for await (index, items, ttl) in group {
+                byIndex[index] = items
+                smallestTTL = min(smallestTTL ?? ttl, ttl)
+            }
+            return (byIndex, smallestTTL ?? 0)
         }
         var merged: [JSONValue] = []
         var owners: [(String, String)] = []
         for (index, server) in targets.enumerated() {
-            for item in collected[index] ?? [] {
+            for item in collected.0[index] ?? [] {
                 guard var object = item.objectValue else { continue }
                 switch key {
                 case "prompts":
@@ -454,7 +471,7 @@ public final class MCPFederation: Sendable {
                 for (uri, server) in owners { remembered[uri] = server }
             }
         }
-        return page(merged, key: key, id: id, params: params, context: context)
+        return page(merged, key: key, ttlMilliseconds: collected.1, id: id, params: params, context: context)
     }
 
     /// One page of a gateway-merged list. The cursor is the offset, in a form clients must treat
@@ -462,6 +479,7 @@ public final class MCPFederation: Sendable {
     private func page(
         _ items: [JSONValue],
         key: String,
+        ttlMilliseconds: Int,
         id: JSONRPCID,
         params: JSONValue?,
         context: MCPCallContext
@@ -482,7 +500,8 @@ public final class MCPFederation: Sendable {
         var result = JSONObject([key: .array(Array(items[offset..<end]))])
         if end < items.count { result["nextCursor"] = .string("gh-page-\(end)") }
         if case .stateless = context.era {
-            result["ttlMs"] = JSONValue(0)
+            // Private whatever the servers say: what the gateway lists depends on who asks.
+            result["ttlMs"] = JSONValue(ttlMilliseconds)
             result["cacheScope"] = .string("private")
         }
         return .response(id: id, result: .object(result))

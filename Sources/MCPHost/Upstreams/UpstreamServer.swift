@@ -33,6 +33,8 @@ public struct UpstreamServerSnapshot: Sendable {
     /// Every tool curation keeps, in the server's order.
     public let tools: [UpstreamTool]
     public let pinning: ToolPinningMode
+    /// The smallest `ttlMs` of the server's last `tools/list` pages (0 when it sent none).
+    public let toolsTTLMilliseconds: Int
 }
 
 /// Supervises one upstream server: connects (spawning a stdio process or reaching an HTTP
@@ -76,6 +78,7 @@ public final class UpstreamServer: Sendable {
         var capabilities = JSONObject()
         var instructions: String?
         var tools: [UpstreamTool] = []
+        var toolsTTLMilliseconds = 0
     }
 
     init(
@@ -124,7 +127,8 @@ public final class UpstreamServer: Sendable {
                 capabilities: state.capabilities,
                 instructions: state.instructions,
                 tools: state.tools,
-                pinning: pinning
+                pinning: pinning,
+                toolsTTLMilliseconds: state.toolsTTLMilliseconds
             )
         }
     }
@@ -475,6 +479,7 @@ public final class UpstreamServer: Sendable {
         guard let era = state.withLock({ $0.era }) else { return }
         guard state.withLock({ $0.capabilities["tools"] != nil }) else { return }
         var definitions: [JSONObject] = []
+        var ttl: Int?
         var cursor: String?
         for page in 0..<100 {
             var params = JSONObject()
@@ -494,6 +499,8 @@ public final class UpstreamServer: Sendable {
                 throw StartupError.handshakeFailed("tools/list did not return a tool list")
             }
             definitions += tools.compactMap(\.objectValue)
+            let pageTTL = max(result["ttlMs"]?.intValue ?? 0, 0)
+            ttl = min(ttl ?? pageTTL, pageTTL)
             cursor = result["nextCursor"]?.stringValue
             if cursor == nil { break }
         }
@@ -524,7 +531,10 @@ public final class UpstreamServer: Sendable {
                 )
             )
         }
-        state.withLock { $0.tools = tools }
+        state.withLock { state in
+            state.tools = tools
+            state.toolsTTLMilliseconds = ttl ?? 0
+        }
         onChange()
     }
 }
