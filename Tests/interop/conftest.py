@@ -5,7 +5,8 @@ Each gateway runs in the test's own tmp dir with an environment stripped of GATE
 variables, and logs JSON lines on stderr. Every wait here is bounded.
 
 The LLM tests (test_llm_*.py, marked `llm`) start the gateway on samples/llm-gateway.yaml with
-fake providers from fakes/ behind it: see the `llm` and `start_llm_gateway` fixtures at the end.
+fake providers from fakes/ behind it: see the `llm` and `start_llm_gateway` fixtures. The MCP tests
+(test_mcp_*.py) start it in front of real MCP servers: `start_mcp_gateway` and `mcp_sample` at the end.
 """
 
 from __future__ import annotations
@@ -22,14 +23,30 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 import httpx
+import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from fakes import FakeAnthropic, FakeOpenAI, FakeProvider
+from mcp_support import (
+    ACCEPT,
+    MCP_SAMPLE,
+    SESSION_ERA_VERSION,
+    NotesHTTPServer,
+    initialize_params,
+    jsonrpc_response,
+    modern_body,
+    modern_headers,
+    python_mcp2,
+    run_async,
+    session_body,
+)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
@@ -432,3 +449,253 @@ def start_llm_gateway(start_gateway: StartGateway, llm_fakes: LLMFakes) -> Start
 @pytest.fixture
 def llm(start_llm_gateway: StartLLMGateway) -> LLMStack:
     return start_llm_gateway()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The MCP gateway: /mcp in front of real MCP servers (mcp_support.py). The tests marked `mcp` start
+# it on samples/mcp-federation.yaml or on a config of their own, as agent `demo` with an admin token.
+
+MCP_SERVER_UP_TIMEOUT = 30.0
+
+
+@dataclass
+class MCPStack:
+    """A gateway serving /mcp, the agent's key and the admin token."""
+
+    gateway: Gateway
+    agent_key: str
+    admin_token: str
+
+    def url(self, path: str = "/mcp") -> str:
+        return f"{self.gateway.url}{path}"
+
+    @property
+    def agent_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.agent_key}"}
+
+    # Admin API ------------------------------------------------------------------------------------
+
+    def admin(self, method: str, path: str) -> httpx.Response:
+        assert self.gateway.client is not None
+        return self.gateway.client.request(method, path, headers={"Authorization": f"Bearer {self.admin_token}"})
+
+    def servers(self) -> list[dict[str, Any]]:
+        """GET /admin/mcp/servers: every configured server, in configuration order."""
+        response = self.admin("GET", "/admin/mcp/servers")
+        assert response.status_code == 200, response.text
+        servers = response.json()["servers"]
+        assert isinstance(servers, list), response.text
+        return servers
+
+    def server(self, name: str) -> dict[str, Any]:
+        matching = [server for server in self.servers() if server["name"] == name]
+        assert len(matching) == 1, f"server {name!r} in /admin/mcp/servers: {matching}"
+        return matching[0]
+
+    def server_tools(self, name: str) -> dict[str, dict[str, Any]]:
+        """GET /admin/mcp/servers/{name}/tools, by upstream tool name."""
+        response = self.admin("GET", f"/admin/mcp/servers/{name}/tools")
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["server"] == name, response.text
+        return {tool["name"]: tool for tool in answer["tools"]}
+
+    def wait_for_server(
+        self, name: str, check: Callable[[dict[str, Any]], bool], what: str, timeout: float = MCP_SERVER_UP_TIMEOUT
+    ) -> dict[str, Any]:
+        """Polls /admin/mcp/servers until `check` holds for server `name`, at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            server = self.server(name)
+            if check(server):
+                return server
+            if not self.gateway.running:
+                pytest.fail(f"gatehouse exited with {self.gateway.proc.returncode}:\n{self.gateway.log_text}")
+            if time.monotonic() >= deadline:
+                pytest.fail(f"server {name}: {what} not within {timeout}s; last {server}\n{self.gateway.log_text}")
+            time.sleep(0.05)
+
+    def wait_up(self, *names: str, timeout: float = MCP_SERVER_UP_TIMEOUT) -> dict[str, dict[str, Any]]:
+        return {name: self.wait_for_server(name, lambda s: s["status"] == "up", "up", timeout) for name in names}
+
+    # Raw Streamable HTTP --------------------------------------------------------------------------
+
+    def post_mcp(
+        self, body: Any, headers: Mapping[str, str], *, path: str = "/mcp", agent: bool = True
+    ) -> httpx.Response:
+        """One POST to an MCP endpoint, with the agent's key unless `agent` is False."""
+        assert self.gateway.client is not None
+        sent = {"Content-Type": "application/json", **(self.agent_headers if agent else {}), **headers}
+        return self.gateway.client.post(path, content=json.dumps(body), headers=sent)
+
+    def modern(
+        self, method: str, params: dict[str, Any] | None = None, *, name: str | None = None, path: str = "/mcp"
+    ) -> tuple[httpx.Response, dict[str, Any]]:
+        """A 2026-07-28 request (no session): the HTTP response and the JSON-RPC response in it."""
+        if name is None and params is not None and method == "tools/call":
+            name = params["name"]
+        response = self.post_mcp(modern_body(method, params), modern_headers(method, name), path=path)
+        return response, jsonrpc_response(response.headers.get("content-type", ""), response.content)
+
+    def modern_call(self, tool: str, arguments: dict[str, Any], *, path: str = "/mcp") -> dict[str, Any]:
+        """tools/call over 2026-07-28: the JSON-RPC response (with `result` or `error`)."""
+        response, message = self.modern("tools/call", {"name": tool, "arguments": arguments}, path=path)
+        assert response.status_code == 200, response.text
+        assert message["id"] == 1, message
+        return message
+
+    def modern_tools(self, *, path: str = "/mcp") -> dict[str, dict[str, Any]]:
+        """tools/list over 2026-07-28, every page, by name."""
+        tools: dict[str, dict[str, Any]] = {}
+        cursor = None
+        for _ in range(100):
+            response, message = self.modern("tools/list", {"cursor": cursor} if cursor else {}, path=path)
+            assert response.status_code == 200 and "result" in message, response.text
+            for tool in message["result"]["tools"]:
+                assert tool["name"] not in tools, f"{tool['name']} listed twice"
+                tools[tool["name"]] = tool
+            cursor = message["result"].get("nextCursor")
+            if not cursor:
+                return tools
+        pytest.fail("tools/list still paging after 100 pages")
+
+    # SDK clients ----------------------------------------------------------------------------------
+
+    def raw_client(self, era: str, path: str = "/mcp") -> RawMCPClient:
+        """A RawMCPClient on `path`, opened (a session-era one has done the initialize handshake)."""
+        return RawMCPClient(self, era, path).open()
+
+    def mcp1_target(self, path: str = "/mcp") -> list[str]:
+        """The target of drivers/mcp1_client.py and langchain_mcp_tools.py: the URL and the agent's key."""
+        return ["--url", self.url(path), "--header", f"Authorization: Bearer {self.agent_key}"]
+
+    def mcp2(self, path: str, mode: str, scenario: Callable[[Any], Awaitable[Any]], **options: Any) -> Any:
+        """Connects an in-process mcp 2.x Client (`mode`) to `path` with the agent's key, runs `scenario`."""
+
+        async def main() -> Any:
+            async with httpx2.AsyncClient(
+                headers=self.agent_headers, timeout=httpx2.Timeout(HTTP_TIMEOUT, read=300.0), trust_env=False
+            ) as http_client:
+                transport = streamable_http_client(self.url(path), http_client=http_client)
+                async with Client(transport, mode=mode, **options) as client:
+                    return await scenario(client)
+
+        return run_async(main)
+
+
+class RawMCPClient:
+    """One MCP client on raw Streamable HTTP over its own connection, in one era.
+
+    era "modern": 2026-07-28, every request self-contained (no session). era "session": 2025-11-25,
+    `open()` runs the initialize handshake and every later request carries the Mcp-Session-Id.
+    """
+
+    def __init__(self, stack: MCPStack, era: str, path: str = "/mcp") -> None:
+        assert era in ("modern", "session"), era
+        self.stack = stack
+        self.era = era
+        self.path = path
+        self.session_id: str | None = None
+        self.http = httpx.Client(base_url=stack.gateway.url, trust_env=False, timeout=HTTP_TIMEOUT)
+
+    def open(self) -> RawMCPClient:
+        if self.era == "session":
+            response = self._post(session_body("initialize", initialize_params(), request_id=0), {})
+            assert response.status_code == 200, response.text
+            answer = jsonrpc_response(response.headers.get("content-type", ""), response.content)
+            assert answer["result"]["protocolVersion"] == SESSION_ERA_VERSION, answer
+            self.session_id = response.headers.get("mcp-session-id")
+            assert self.session_id, f"initialize answered without Mcp-Session-Id: {response.headers}"
+            notified = self._post(session_body("notifications/initialized", request_id=None), self._session_headers())
+            assert notified.status_code == 202, notified.text
+        return self
+
+    def _session_headers(self) -> dict[str, str]:
+        assert self.session_id is not None
+        return {"Mcp-Session-Id": self.session_id, "MCP-Protocol-Version": SESSION_ERA_VERSION, "Accept": ACCEPT}
+
+    def _post(self, body: Any, headers: Mapping[str, str]) -> httpx.Response:
+        sent = {"Content-Type": "application/json", "Accept": ACCEPT, **self.stack.agent_headers, **headers}
+        return self.http.post(self.path, content=json.dumps(body), headers=sent)
+
+    def request(
+        self, method: str, params: dict[str, Any] | None = None, request_id: int | str = 1
+    ) -> tuple[httpx.Response, dict[str, Any]]:
+        """One request: the HTTP response and the JSON-RPC response in it."""
+        if self.era == "modern":
+            name = params.get("name") if params is not None and method == "tools/call" else None
+            response = self._post(modern_body(method, params, request_id), modern_headers(method, name))
+        else:
+            response = self._post(session_body(method, params or {}, request_id), self._session_headers())
+        return response, jsonrpc_response(response.headers.get("content-type", ""), response.content)
+
+    def call(self, tool: str, arguments: dict[str, Any], request_id: int | str = 1) -> dict[str, Any]:
+        """tools/call: the JSON-RPC response (`result` or `error`), after checking its HTTP status and id."""
+        response, message = self.request("tools/call", {"name": tool, "arguments": arguments}, request_id)
+        assert response.status_code == 200, response.text
+        assert message["id"] == request_id, message
+        return message
+
+    def close(self) -> None:
+        self.http.close()
+
+
+StartMCPGateway = Callable[..., MCPStack]
+
+
+@pytest.fixture
+def start_mcp_gateway(start_gateway: StartGateway) -> StartMCPGateway:
+    """Factory: start_mcp_gateway(config_yaml | config_file=path, env={...}, up=[names]) -> an MCPStack.
+
+    The environment holds GATEHOUSE_API_KEY (agent `demo`), GATEHOUSE_ADMIN_TOKEN and PYTHON (the
+    interpreter with mcp 2.x), then `env`. Every gateway runs in the test's tmp dir, so two gateways
+    of one test share the store in .gatehouse/. Returns once the servers named in `up` are up.
+    """
+    keys = {"agent": fresh_secret("gh-agent-"), "admin": fresh_secret("gh-admin-")}
+
+    def start(
+        config: str | None = None,
+        *,
+        config_file: pathlib.Path | None = None,
+        env: Mapping[str, str] | None = None,
+        up: Sequence[str] = (),
+    ) -> MCPStack:
+        full_env = {
+            "GATEHOUSE_API_KEY": keys["agent"],
+            "GATEHOUSE_ADMIN_TOKEN": keys["admin"],
+            "PYTHON": python_mcp2(),
+            **(env or {}),
+        }
+        gateway = start_gateway(config, config_file=config_file, env=full_env)
+        stack = MCPStack(gateway=gateway, agent_key=keys["agent"], admin_token=keys["admin"])
+        stack.wait_up(*up)
+        return stack
+
+    return start
+
+
+@pytest.fixture
+def remote_notes() -> Iterator[NotesHTTPServer]:
+    """samples/servers/notes.py --http: the sample's `remote` server, and a server tests call directly."""
+    server = NotesHTTPServer()
+    yield server
+    code = server.stop()
+    print(f"--- notes.py --http (exit {code}) ---\n{server.log_text}")
+    assert code == 0, f"notes.py --http exited with {code} after SIGTERM"
+
+
+SAMPLE_SERVERS = ("time", "notes", "remote")
+
+
+@pytest.fixture
+def mcp_sample(remote_notes: NotesHTTPServer, start_mcp_gateway: StartMCPGateway, tmp_path: pathlib.Path) -> MCPStack:
+    """A gateway on samples/mcp-federation.yaml as the file is, with all three servers up.
+
+    The environment is clean_env's plus what the sample documents and nothing else: the agent key,
+    the admin token, PYTHON and MCP_REMOTE_URL (a notes.py --http of this test). The working directory is the
+    test's tmp dir, with `samples` linked to the repository's so that the sample's relative
+    samples/servers/notes.py resolves while the store stays in the tmp dir's .gatehouse/.
+    Requested after remote_notes, so the gateway stops before the server it calls.
+    """
+    (tmp_path / "samples").symlink_to(REPO_ROOT / "samples", target_is_directory=True)
+    return start_mcp_gateway(config_file=MCP_SAMPLE, env={"MCP_REMOTE_URL": remote_notes.url}, up=SAMPLE_SERVERS)

@@ -2,8 +2,8 @@
 
 Runs under GATEHOUSE_PYTHON_MCP1 (.venv-mcp1: langchain-mcp-adapters requires mcp<2), as one of:
 
-    python langchain_mcp_tools.py [--timeout S] --url URL           # Streamable HTTP
-    python langchain_mcp_tools.py [--timeout S] -- COMMAND [ARG...]  # stdio: launches COMMAND
+    python langchain_mcp_tools.py [--timeout S] --url URL [--header 'NAME: VALUE']...  # Streamable HTTP
+    python langchain_mcp_tools.py [--timeout S] -- COMMAND [ARG...]                     # stdio: launches COMMAND
 
 It reads a JSON list of tool calls on stdin, each {"name": NAME, "args": {...}}, invokes them in
 order as LangChain tool calls within one MCP session, and prints one JSON object on stdout:
@@ -13,7 +13,8 @@ order as LangChain tool calls within one MCP session, and prints one JSON object
 
 `text` joins the text blocks of the ToolMessage's content; `artifact` is what the adapter put
 beside it (the structured content), or null. The whole run is bounded by --timeout (default 30 s):
-past it the driver prints the reason on stderr and exits 3.
+past it the driver prints the reason on stderr and exits 3. Each --header is sent on every HTTP
+request (an agent key: --header 'Authorization: Bearer KEY').
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ from langchain_mcp_adapters.tools import load_mcp_tools
 
 EXIT_TIMEOUT = 3
 SERVER = "server"
+
+
+def parse_headers(parser: argparse.ArgumentParser, raw: list[str]) -> dict[str, str]:
+    headers = {}
+    for item in raw:
+        name, separator, value = item.partition(":")
+        if not separator or not name.strip():
+            parser.error(f"--header wants 'NAME: VALUE', got {item!r}")
+        headers[name.strip()] = value.strip()
+    return headers
 
 
 def schema(tool: BaseTool) -> dict[str, Any]:
@@ -77,13 +88,19 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--url", help="the server's Streamable HTTP endpoint")
+    parser.add_argument("--header", action="append", default=[], help="'NAME: VALUE' sent on every HTTP request")
     parser.add_argument("command", nargs="*", help="the stdio server to launch, after --")
     args = parser.parse_args()
     if (args.url is None) == (not args.command):
         parser.error("give either --url URL or -- COMMAND [ARG...]")
+    if args.header and args.url is None:
+        parser.error("--header needs --url")
+    headers = parse_headers(parser, args.header)
     calls = json.load(sys.stdin)
     if args.url is not None:
         connection: dict[str, Any] = {"transport": "streamable_http", "url": args.url}
+        if headers:
+            connection["headers"] = headers
     else:
         connection = {"transport": "stdio", "command": args.command[0], "args": args.command[1:]}
     with anyio.move_on_after(args.timeout) as scope:

@@ -1,0 +1,94 @@
+"""An MCP server for the gateway's MCP lifecycle tests, written with the official `mcp` SDK, 2.x line.
+
+Run it over stdio with an interpreter that has `mcp` 2.x (GATEHOUSE_PYTHON_MCP2):
+
+    python fixture_server.py [--description-file PATH] [--require-file PATH]
+
+Tools:
+  echo(text)                   returns `text`; its description is the content of --description-file
+                               (stripped), read once at start, so a test can change it between runs
+  pid()                        returns the server's process id
+  sleep(seconds, started_file) writes `started_file` (when given) once the call runs, then sleeps:
+                               a call that is surely in flight, to kill the process under it
+  hold(text, started_file, release_file, timeout)
+                               writes `started_file`, waits until `release_file` exists (at most
+                               `timeout` seconds), then returns `text`: calls held in flight together
+
+--require-file PATH: exit 1 at once, before importing the SDK, unless PATH exists (a server that
+cannot start until a file appears). Each message about that goes to stderr.
+--stubborn: ignore SIGTERM and SIGINT, and keep running for STUBBORN_LINGER seconds after stdin
+closes: a server that only SIGKILL stops (the linger bounds how long a test can leak it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import signal
+import sys
+import time
+
+SERVER_NAME = "fixture"
+DEFAULT_ECHO_DESCRIPTION = "Return the text unchanged."
+POLL_INTERVAL = 0.02
+STUBBORN_LINGER = 60.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="An MCP server for the gateway's lifecycle tests (stdio).")
+    parser.add_argument("--description-file", type=pathlib.Path, help="the echo tool's description, read at start")
+    parser.add_argument("--require-file", type=pathlib.Path, help="exit 1 at once unless this file exists")
+    parser.add_argument("--stubborn", action="store_true", help="ignore SIGTERM, SIGINT and the end of stdin")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.stubborn:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if args.require_file is not None and not args.require_file.exists():
+        print(f"fixture: {args.require_file} does not exist; exiting", file=sys.stderr, flush=True)
+        return 1
+    description = DEFAULT_ECHO_DESCRIPTION
+    if args.description_file is not None:
+        description = args.description_file.read_text().strip()
+
+    import anyio
+    from mcp.server import MCPServer
+
+    server = MCPServer(SERVER_NAME, version="1.0.0", subscriptions=False)
+
+    @server.tool(description=description)
+    def echo(text: str) -> str:
+        return text
+
+    @server.tool(description="Return the server's process id.")
+    def pid() -> int:
+        return os.getpid()
+
+    @server.tool(description="Write started_file (if given), then sleep for the given seconds.")
+    async def sleep(seconds: float, started_file: str = "") -> str:
+        if started_file:
+            pathlib.Path(started_file).write_text(str(os.getpid()))
+        await anyio.sleep(seconds)
+        return f"slept {seconds}"
+
+    @server.tool(description="Write started_file, wait until release_file exists, then return the text.")
+    async def hold(text: str, started_file: str, release_file: str, timeout: float = 30.0) -> str:
+        pathlib.Path(started_file).write_text(str(os.getpid()))
+        with anyio.fail_after(timeout):
+            while not pathlib.Path(release_file).exists():
+                await anyio.sleep(POLL_INTERVAL)
+        return text
+
+    server.run("stdio")
+    if args.stubborn:
+        print(f"fixture: stdin closed; staying up for {STUBBORN_LINGER} s", file=sys.stderr, flush=True)
+        time.sleep(STUBBORN_LINGER)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
