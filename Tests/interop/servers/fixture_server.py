@@ -13,6 +13,8 @@ Tools:
   hold(text, started_file, release_file, timeout)
                                writes `started_file`, waits until `release_file` exists (at most
                                `timeout` seconds), then returns `text`: calls held in flight together
+  count(n)                     reports progress 1..n (of n, message "step K"), then returns n
+Prompt greet(name) ("Hello, NAME!"); resources fixture://motd and the template fixture://greeting/{name}.
 
 --require-file PATH: exit 1 at once, before importing the SDK, unless PATH exists (a server that
 cannot start until a file appears). Each message about that goes to stderr.
@@ -56,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         description = args.description_file.read_text().strip()
 
     import anyio
+    # Tool signatures are read from module globals (postponed annotations), so Context lives there.
+    global Context
     from mcp.server import MCPServer
+    from mcp.server.mcpserver import Context
 
     server = MCPServer(SERVER_NAME, version="1.0.0", subscriptions=False)
 
@@ -82,6 +87,24 @@ def main(argv: list[str] | None = None) -> int:
             while not pathlib.Path(release_file).exists():
                 await anyio.sleep(POLL_INTERVAL)
         return text
+
+    @server.tool(description="Report progress 1..n of n, then return n.")
+    async def count(n: int, ctx: Context) -> int:
+        for step in range(1, n + 1):
+            await ctx.report_progress(step, n, f"step {step}")
+        return n
+
+    @server.prompt(description="Greet someone by name.")
+    def greet(name: str) -> str:
+        return f"Hello, {name}!"
+
+    @server.resource("fixture://motd", description="The message of the day.", mime_type="text/plain")
+    def motd() -> str:
+        return "Tools are federated."
+
+    @server.resource("fixture://greeting/{name}", description="A greeting for a name.", mime_type="text/plain")
+    def greeting(name: str) -> str:
+        return f"Hi {name}"
 
     server.run("stdio")
     if args.stubborn:

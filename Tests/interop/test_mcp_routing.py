@@ -1,0 +1,149 @@
+"""What /mcp routes besides tools: prompts and resources (merged lists, routed reads), progress
+notifications relayed to the caller, curation (include/exclude, rename, descriptions), and an
+upstream that speaks only the session era, reached by clients of both eras.
+
+The servers: servers/fixture_server.py (mcp 2.x, both eras, with a prompt, resources and a
+progress-reporting tool), mcp-server-time, and servers/legacy_server.py (mcp 1.x FastMCP: session
+era only).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import pytest
+
+from conftest import MCPStack, StartMCPGateway
+from mcp_support import (
+    FIXTURE_SERVER,
+    INVALID_PARAMS,
+    MODERN_VERSION,
+    SESSION_ERA_VERSION,
+    mcp1_client,
+    mcp_config,
+    python_mcp1,
+    stdio_server,
+)
+
+pytestmark = pytest.mark.mcp
+
+LEGACY_SERVER = pathlib.Path(__file__).resolve().parent / "servers" / "legacy_server.py"
+ERAS = [pytest.param("auto", MODERN_VERSION, id="modern"), pytest.param("legacy", SESSION_ERA_VERSION, id="session-era")]
+
+
+@pytest.fixture
+def fixture_and_time(start_mcp_gateway: StartMCPGateway) -> MCPStack:
+    config = mcp_config(
+        [
+            stdio_server("fix", [str(FIXTURE_SERVER)]),
+            stdio_server(
+                "time",
+                ["-m", "mcp_server_time", "--local-timezone", "UTC"],
+                tools={
+                    "exclude": ["convert_*"],
+                    "rename": {"get_current_time": "now"},
+                    "descriptions": {"get_current_time": "What time it is, in a time zone"},
+                },
+            ),
+        ]
+    )
+    return start_mcp_gateway(config, up=["fix", "time"])
+
+
+@pytest.mark.parametrize(("mode", "version"), ERAS)
+def test_prompts_and_resources_are_merged_and_routed(fixture_and_time: MCPStack, mode: str, version: str) -> None:
+    async def scenario(client: Any) -> dict[str, Any]:
+        assert client.protocol_version == version
+        prompts = [prompt.name for prompt in (await client.list_prompts()).prompts]
+        greeting = await client.get_prompt("fix__greet", {"name": "Ada"})
+        resources = [(str(item.uri), item.mime_type) for item in (await client.list_resources()).resources]
+        templates = [item.uri_template for item in (await client.list_resource_templates()).resource_templates]
+        motd = await client.read_resource("fixture://motd")
+        templated = await client.read_resource("fixture://greeting/Bob")
+        return {
+            "prompts": prompts,
+            "greeting": [message.content.text for message in greeting.messages],
+            "resources": resources,
+            "templates": templates,
+            "motd": [item.text for item in motd.contents],
+            "templated": [item.text for item in templated.contents],
+        }
+
+    seen = fixture_and_time.mcp2("/mcp", mode, scenario)
+    assert seen == {
+        "prompts": ["fix__greet"],
+        "greeting": ["Hello, Ada!"],
+        "resources": [("fixture://motd", "text/plain")],
+        "templates": ["fixture://greeting/{name}"],
+        "motd": ["Tools are federated."],
+        "templated": ["Hi Bob"],
+    }
+
+
+def test_a_prompt_of_one_server_keeps_its_name_on_its_own_endpoint(fixture_and_time: MCPStack) -> None:
+    async def scenario(client: Any) -> tuple[list[str], list[str]]:
+        names = [prompt.name for prompt in (await client.list_prompts()).prompts]
+        greeting = await client.get_prompt("greet", {"name": "Lin"})
+        return names, [message.content.text for message in greeting.messages]
+
+    assert fixture_and_time.mcp2("/mcp/fix", "auto", scenario) == (["greet"], ["Hello, Lin!"])
+
+
+@pytest.mark.parametrize(("mode", "version"), ERAS)
+def test_progress_notifications_reach_the_caller(fixture_and_time: MCPStack, mode: str, version: str) -> None:
+    async def scenario(client: Any) -> tuple[list[tuple[float, float | None, str | None]], Any]:
+        progress: list[tuple[float, float | None, str | None]] = []
+
+        async def record(value: float, total: float | None, message: str | None) -> None:
+            progress.append((value, total, message))
+
+        result = await client.call_tool("fix__count", {"n": 3}, progress_callback=record)
+        return progress, result.structured_content
+
+    progress, result = fixture_and_time.mcp2("/mcp", mode, scenario)
+    assert progress == [(1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "step 3")]
+    assert result == {"result": 3}
+
+
+def test_curation_filters_renames_and_describes(fixture_and_time: MCPStack) -> None:
+    federated = fixture_and_time.modern_tools()
+    time_tools = {name: tool for name, tool in federated.items() if name.startswith("time__")}
+    assert list(time_tools) == ["time__now"]
+    assert time_tools["time__now"]["description"] == "What time it is, in a time zone"
+    assert list(fixture_and_time.modern_tools(path="/mcp/time")) == ["now"]
+
+    answer = fixture_and_time.modern_call("time__now", {"timezone": "UTC"})
+    assert answer["result"]["isError"] is False
+    assert answer["result"]["structuredContent"]["timezone"] == "UTC"
+
+    excluded = fixture_and_time.modern_call("time__convert_time", {})
+    assert excluded["error"]["code"] == INVALID_PARAMS
+    assert excluded["error"]["message"] == "Unknown tool: time__convert_time"
+    original_name = fixture_and_time.modern_call("time__get_current_time", {"timezone": "UTC"})
+    assert original_name["error"]["message"] == "Unknown tool: time__get_current_time"
+
+
+@pytest.fixture
+def legacy(start_mcp_gateway: StartMCPGateway) -> MCPStack:
+    config = mcp_config([stdio_server("legacy", [str(LEGACY_SERVER)], command=python_mcp1())])
+    return start_mcp_gateway(config, up=["legacy"])
+
+
+def test_a_session_era_upstream_serves_clients_of_both_eras(legacy: MCPStack) -> None:
+    assert legacy.server("legacy")["era"] == SESSION_ERA_VERSION
+
+    async def scenario(client: Any) -> tuple[str, list[str], str]:
+        tools = [tool.name for tool in (await client.list_tools()).tools]
+        shouted = await client.call_tool("legacy__shout", {"text": "hello"})
+        return client.protocol_version, tools, shouted.content[0].text
+
+    assert legacy.mcp2("/mcp", "auto", scenario) == (MODERN_VERSION, ["legacy__shout"], "HELLO")
+    assert legacy.mcp2("/mcp", "legacy", scenario) == (SESSION_ERA_VERSION, ["legacy__shout"], "HELLO")
+
+    answer = mcp1_client(
+        legacy.mcp1_target(), [{"method": "tools/call", "name": "legacy__shout", "arguments": {"text": "hi"}}]
+    )
+    assert answer["results"][0]["content"] == [{"type": "text", "text": "HI"}]
+    # One handshake per upstream, not one per call: the server kept its first and only process.
+    assert legacy.server("legacy")["restarts"] == 0
