@@ -15,13 +15,11 @@ from datetime import datetime, timedelta, timezone
 from importlib.metadata import version
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
 from mcp_support import (
-    MCP_TIMEOUT,
     MODERN_VERSION,
     NOTES_SERVER_INFO,
     NOTES_TOOLS,
@@ -32,6 +30,7 @@ from mcp_support import (
     langchain_tools,
     mcp1_client,
     notes_stdio_command,
+    run_async,
     time_stdio_command,
 )
 
@@ -51,31 +50,13 @@ def stdio(command: list[str]) -> StdioServerParameters:
 
 
 def run_client(server: Any, mode: str, scenario: Callable[[Client], Awaitable[None]]) -> None:
-    """Connects an mcp 2.x Client in `mode` and runs `scenario` on it, all within MCP_TIMEOUT."""
+    """Connects an mcp 2.x Client in `mode` and runs `scenario` on it, within the MCP timeout."""
 
     async def main() -> None:
-        with anyio.fail_after(MCP_TIMEOUT):
-            async with Client(server, mode=mode) as client:
-                await scenario(client)
+        async with Client(server, mode=mode) as client:
+            await scenario(client)
 
-    try:
-        anyio.run(main)
-    except Exception as error:
-        # The client's task groups wrap what the scenario raised; report a lone failure as itself.
-        leaves = list(_leaves(error))
-        if len(leaves) == 1 and leaves[0] is not error:
-            raise leaves[0] from None
-        raise
-
-
-def _leaves(error: BaseException) -> Iterator[BaseException]:
-    """The exceptions inside an exception group, however nested (the error itself if not a group)."""
-    inner = getattr(error, "exceptions", None)
-    if isinstance(inner, tuple):
-        for each in inner:
-            yield from _leaves(each)
-    else:
-        yield error
+    run_async(main)
 
 
 def text_of(result: CallToolResult) -> str:
