@@ -177,7 +177,7 @@ class NotesHTTPServer:
 
 MCP_SAMPLE = REPO_ROOT / "samples" / "mcp-federation.yaml"
 FIXTURE_SERVER = pathlib.Path(__file__).resolve().parent / "servers" / "fixture_server.py"
-FIXTURE_TOOLS = ["echo", "pid", "sleep", "hold"]
+FIXTURE_TOOLS = ["echo", "pid", "sleep", "hold", "count"]
 FIXTURE_ECHO_DESCRIPTION = "Return the text unchanged."
 
 # JSON-RPC error codes the gateway answers with (MCP: -32020 is a header that disagrees with the body).

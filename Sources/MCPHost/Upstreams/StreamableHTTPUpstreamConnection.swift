@@ -42,6 +42,8 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
     private let handlers: UpstreamEventHandlers
     private let logger: Logger
     private let maximumBodySize: Int
+    /// The deadline of a reply, and the longest silence within one (the client's read timeout).
+    private let requestTimeout: Duration
     private let onUpstreamMessage: @Sendable () -> Void
     private let state = Mutex(State())
     private let closedSignal: AsyncStream<String>
@@ -63,6 +65,7 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         endpoint: StreamableHTTPEndpoint,
         client: HTTPClient,
         maximumBodySize: Int,
+        requestTimeout: Duration,
         handlers: UpstreamEventHandlers,
         logger: Logger,
         onUpstreamMessage: @escaping @Sendable () -> Void
@@ -71,6 +74,7 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         self.endpoint = endpoint
         self.client = client
         self.maximumBodySize = maximumBodySize
+        self.requestTimeout = requestTimeout
         self.handlers = handlers
         self.logger = logger
         self.onUpstreamMessage = onUpstreamMessage
@@ -111,17 +115,19 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         }
         let prepared = outgoing
         if request.method == "initialize" { state.withLock { $0.initializeRequest = prepared } }
-        let reply = try await withDeadline(timeout) { () async throws(UpstreamCallError) -> JSONRPCMessage in
-            var attempt = try await self.post(prepared, restore: restore, onNotification: onNotification)
-            if case .sessionExpired = attempt {
-                try await self.reinitialize()
-                attempt = try await self.post(prepared, restore: restore, onNotification: onNotification)
-            }
-            switch attempt {
-            case .reply(let message): return message
-            case .accepted, .sessionExpired:
-                throw .invalidReply(server: self.serverName, reason: "no JSON-RPC reply to the request")
-            }
+        // The deadline bounds the wait for the reply's head; the client's read timeout (the same
+        // duration) bounds every silence after it, so a stream with progress may run longer.
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
+        var attempt = try await post(prepared, deadline: deadline, restore: restore, onNotification: onNotification)
+        if case .sessionExpired = attempt {
+            try await reinitialize(deadline: deadline)
+            attempt = try await post(prepared, deadline: deadline, restore: restore, onNotification: onNotification)
+        }
+        let reply: JSONRPCMessage
+        switch attempt {
+        case .reply(let message): reply = message
+        case .accepted, .sessionExpired:
+            throw .invalidReply(server: serverName, reason: "no JSON-RPC reply to the request")
         }
         if request.method == "initialize", case .response(_, let result) = reply.kind {
             state.withLock { $0.protocolVersion = result["protocolVersion"]?.stringValue }
@@ -131,7 +137,12 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
 
     func notify(_ notification: JSONRPCMessage) async {
         do {
-            _ = try await post(notification, restore: { _ in nil }, onNotification: { _ in })
+            _ = try await post(
+                notification,
+                deadline: .now() + .seconds(10),
+                restore: { _ in nil },
+                onNotification: { _ in }
+            )
         } catch {
             logger.debug("notification not delivered", metadata: ["error": "\(error)"])
         }
@@ -184,6 +195,7 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
 
     private func post(
         _ message: JSONRPCMessage,
+        deadline: NIODeadline,
         restore: @escaping @Sendable (JSONRPCMessage) -> JSONRPCMessage?,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
     ) async throws(UpstreamCallError) -> PostOutcome {
@@ -202,13 +214,9 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         onUpstreamMessage()
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .seconds(3600))
-        } catch is CancellationError {
-            throw .disconnected(server: serverName, reason: "cancelled")
+            response = try await client.execute(request, deadline: deadline)
         } catch {
-            let reason = "connection failed: \(Self.describe(error))"
-            close(reason: reason)
-            throw .disconnected(server: serverName, reason: reason)
+            throw failure(error, closingOnConnectionError: true)
         }
         if message.method == "initialize", let id = response.headers.first(name: "Mcp-Session-Id") {
             state.withLock { $0.sessionID = id }
@@ -227,7 +235,7 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         do {
             body = try await response.body.collect(upTo: maximumBodySize)
         } catch {
-            throw .invalidReply(server: serverName, reason: "the reply body could not be read: \(Self.describe(error))")
+            throw failure(error, closingOnConnectionError: false)
         }
         if let decoded = try? JSONRPCMessage.decode(body.readableBytesView), case .single(let reply) = decoded,
             let restored = restore(reply)
@@ -275,55 +283,42 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         } catch let error as UpstreamCallError {
             throw error
         } catch {
-            throw .disconnected(server: serverName, reason: "the event stream broke: \(Self.describe(error))")
+            throw failure(error, closingOnConnectionError: false)
         }
         throw .disconnected(server: serverName, reason: "the event stream ended without a reply")
     }
 
     /// The session expired (404): open a new one with the same `initialize`, then `initialized`.
-    private func reinitialize() async throws(UpstreamCallError) {
+    private func reinitialize(deadline: NIODeadline) async throws(UpstreamCallError) {
         guard let initialize = state.withLock({ $0.initializeRequest }) else {
             throw .invalidReply(server: serverName, reason: "session expired and no initialize to replay")
         }
         logger.notice("upstream session expired; initializing a new one")
-        let outcome = try await post(initialize, restore: { $0 }, onNotification: { _ in })
+        let outcome = try await post(initialize, deadline: deadline, restore: { $0 }, onNotification: { _ in })
         guard case .reply(let reply) = outcome, case .response = reply.kind else {
             throw .invalidReply(server: serverName, reason: "re-initialize failed")
         }
         await notify(.notification(method: "notifications/initialized"))
     }
 
-    private func withDeadline<Value: Sendable>(
-        _ timeout: Duration,
-        _ body: @escaping @Sendable () async throws(UpstreamCallError) -> Value
-    ) async throws(UpstreamCallError) -> Value {
-        let outcome: Result<Value, UpstreamCallError> = await withTaskGroup(
-            of: Result<Value, UpstreamCallError>?.self
-        ) { group in
-            group.addTask {
-                do throws(UpstreamCallError) {
-                    return .success(try await body())
-                } catch {
-                    return .failure(error)
-                }
+    /// What a failed exchange means for the call. A timeout or a cancellation ends the call only;
+    /// failing to reach the server at all (refused, reset before the reply) also marks the
+    /// connection closed, so the supervisor marks the server down and retries in the background.
+    private func failure(_ error: any Error, closingOnConnectionError: Bool) -> UpstreamCallError {
+        if error is CancellationError { return .disconnected(server: serverName, reason: "cancelled") }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout:
+                return .timedOut(server: serverName, after: requestTimeout)
+            case .cancelled:
+                return .disconnected(server: serverName, reason: "cancelled")
+            default:
+                break
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .failure(.timedOut(server: self.serverName, after: timeout))
-            }
-            var first: Result<Value, UpstreamCallError> = .failure(
-                .disconnected(server: serverName, reason: "cancelled")
-            )
-            for await result in group {
-                if let result {
-                    first = result
-                    break
-                }
-            }
-            group.cancelAll()
-            return first
         }
-        return try outcome.get()
+        let reason = "connection failed: \(Self.describe(error))"
+        if closingOnConnectionError { close(reason: reason) }
+        return .disconnected(server: serverName, reason: reason)
     }
 
     private static func describe(_ error: any Error) -> String {

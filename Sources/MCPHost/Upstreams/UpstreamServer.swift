@@ -98,7 +98,12 @@ public final class UpstreamServer: Sendable {
         if case .streamableHTTP(let endpoint) = definition.transport {
             self.httpClient = HTTPClient(
                 eventLoopGroupProvider: .shared(group),
-                configuration: .init(timeout: .init(connect: TimeAmount(endpoint.connectTimeout)))
+                configuration: .init(
+                    timeout: .init(
+                        connect: TimeAmount(endpoint.connectTimeout),
+                        read: TimeAmount(configuration.requestTimeout)
+                    )
+                )
             )
         } else {
             self.httpClient = nil
@@ -377,6 +382,7 @@ public final class UpstreamServer: Sendable {
                 endpoint: endpoint,
                 client: httpClient,
                 maximumBodySize: 16 << 20,
+                requestTimeout: requestTimeout,
                 handlers: handlers,
                 logger: logger,
                 onUpstreamMessage: countUpstreamMessage
