@@ -30,6 +30,8 @@ public final class MCPFederation: Sendable {
     private let listRequests = Atomic<UInt64>(0)
     private let pins: ToolPinRegistry
     private let logger: Logger
+    /// Cancels routed calls whose client left.
+    let watchdog = CallWatchdog()
 
     /// Resource URIs remembered from lists, to route `resources/read`; bounded.
     static let maximumRememberedResources = 50_000
@@ -90,6 +92,7 @@ public final class MCPFederation: Sendable {
             )
         }
         await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.watchdog.run() }
             for server in servers { group.addTask { await server.run() } }
         }
     }

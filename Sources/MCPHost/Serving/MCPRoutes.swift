@@ -29,7 +29,6 @@ extension HTTPField.Name {
 public struct MCPRoutes: Sendable {
     let federation: MCPFederation
     let logger: Logger
-    private let inFlight = InFlightCalls()
 
     public init(federation: MCPFederation, logger: Logger) {
         self.federation = federation
@@ -223,7 +222,7 @@ public struct MCPRoutes: Sendable {
             if message.method == "notifications/cancelled",
                 let requestID = message.params?["requestId"].flatMap(JSONRPCID.init)
             {
-                inFlight.cancel(client: context.client, id: requestID)
+                federation.watchdog.cancel(client: context.client, requestID: requestID)
             }
             // Other notifications and replies: the gateway sends no requests to clients, so
             // nothing waits for them.
@@ -252,7 +251,7 @@ public struct MCPRoutes: Sendable {
     ]
 
     /// Answers a request, cancelling it (upstream too) when the client's connection closes or a
-    /// session-era client sends `notifications/cancelled` for it. Both are checked every 200 ms.
+    /// session-era client sends `notifications/cancelled` for it (`CallWatchdog`).
     private func cancellable(
         _ message: JSONRPCMessage,
         context: MCPCallContext,
@@ -262,21 +261,20 @@ public struct MCPRoutes: Sendable {
         guard let id = message.id, let method = message.method, Self.routedMethods.contains(method) else {
             return await federation.handle(message, context: context, onNotification: onNotification)
         }
-        let flag: InFlightCalls.Flag?
-        if case .sessionBased = context.era {
-            flag = inFlight.register(client: context.client, id: id)
-        } else {
-            flag = nil
-        }
-        defer { if flag != nil { inFlight.remove(client: context.client, id: id) } }
+        let isSessionBased: Bool
+        if case .sessionBased = context.era { isSessionBased = true } else { isSessionBased = false }
+        let watch = CallWatchdog.Entry(
+            client: context.client,
+            requestID: isSessionBased ? id : nil,
+            isConnected: caller.isConnected
+        )
+        let key = federation.watchdog.register(watch)
+        defer { federation.watchdog.remove(key) }
         let federation = self.federation
-        let isConnected = caller.isConnected
         let reply = await withTaskGroup(of: JSONRPCMessage?.self) { group in
             group.addTask { await federation.handle(message, context: context, onNotification: onNotification) }
             group.addTask {
-                while (try? await Task.sleep(for: .milliseconds(200))) != nil {
-                    if flag?.isRaised == true || !isConnected() { return nil }
-                }
+                await watch.wait()
                 return nil
             }
             let first = await group.next() ?? nil

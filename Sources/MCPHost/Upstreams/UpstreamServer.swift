@@ -102,6 +102,11 @@ public final class UpstreamServer: Sendable {
                     timeout: .init(
                         connect: TimeAmount(endpoint.connectTimeout),
                         read: TimeAmount(configuration.requestTimeout)
+                    ),
+                    // Calls in flight each need a connection (HTTP/1.1): the default of 8 would queue them.
+                    connectionPool: .init(
+                        idleTimeout: .seconds(60),
+                        concurrentHTTP1ConnectionsPerHostSoftLimit: min(configuration.maximumPendingPerServer, 256)
                     )
                 )
             )

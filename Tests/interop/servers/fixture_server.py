@@ -10,9 +10,10 @@ Tools:
   pid()                        returns the server's process id
   sleep(seconds, started_file) writes `started_file` (when given) once the call runs, then sleeps:
                                a call that is surely in flight, to kill the process under it
-  hold(text, started_file, release_file, timeout)
+  hold(text, started_file, release_file, timeout, cancelled_file)
                                writes `started_file`, waits until `release_file` exists (at most
-                               `timeout` seconds), then returns `text`: calls held in flight together
+                               `timeout` seconds), then returns `text`: calls held in flight together;
+                               writes `cancelled_file` (when given) if the client cancels the call
   count(n)                     reports progress 1..n (of n, message "step K"), then returns n
 Prompt greet(name) ("Hello, NAME!"); resources fixture://motd and the template fixture://greeting/{name}.
 
@@ -81,11 +82,18 @@ def main(argv: list[str] | None = None) -> int:
         return f"slept {seconds}"
 
     @server.tool(description="Write started_file, wait until release_file exists, then return the text.")
-    async def hold(text: str, started_file: str, release_file: str, timeout: float = 30.0) -> str:
+    async def hold(
+        text: str, started_file: str, release_file: str, timeout: float = 30.0, cancelled_file: str = ""
+    ) -> str:
         pathlib.Path(started_file).write_text(str(os.getpid()))
-        with anyio.fail_after(timeout):
-            while not pathlib.Path(release_file).exists():
-                await anyio.sleep(POLL_INTERVAL)
+        try:
+            with anyio.fail_after(timeout):
+                while not pathlib.Path(release_file).exists():
+                    await anyio.sleep(POLL_INTERVAL)
+        except anyio.get_cancelled_exc_class():
+            if cancelled_file:
+                pathlib.Path(cancelled_file).write_text("cancelled")
+            raise
         return text
 
     @server.tool(description="Report progress 1..n of n, then return n.")
