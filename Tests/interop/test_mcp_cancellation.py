@@ -90,3 +90,22 @@ def test_a_session_era_cancellation_reaches_the_server(stack: MCPStack, tmp_path
     assert not caller.is_alive()
     assert outcome["answer"] == {"jsonrpc": "2.0", "id": 41, "error": {"code": -32603, "message": "Request cancelled"}}
     client.close()
+
+
+def test_a_server_that_stops_answering_is_restarted(start_mcp_gateway: StartMCPGateway, tmp_path: pathlib.Path) -> None:
+    stack = start_mcp_gateway(
+        mcp_config([stdio_server("fix", [str(FIXTURE_SERVER)])], request_timeout="1s"), up=["fix"]
+    )
+    first_pid = stack.server("fix")["pid"]
+    for attempt in range(3):
+        arguments = {**hold_arguments(tmp_path), "started_file": str(tmp_path / f"started-{attempt}")}
+        answer = stack.modern_call("fix__hold", arguments)
+        assert answer["error"]["code"] == -32603, answer
+        assert answer["error"]["message"] == "MCP server 'fix' did not answer within 1.0 seconds", answer
+    restarted = stack.wait_for_server(
+        "fix", lambda server: server["status"] == "up" and server["pid"] != first_pid, "restarted", WAIT
+    )
+    assert restarted["restarts"] >= 1
+    assert restarted["last_error"] == "stopped answering: 3 calls in a row timed out"
+    answer = stack.modern_call("fix__echo", {"text": "back"})
+    assert answer["result"]["content"] == [{"type": "text", "text": "back"}]

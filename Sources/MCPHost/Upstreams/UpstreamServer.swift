@@ -54,6 +54,8 @@ public final class UpstreamServer: Sendable {
     private let onChange: @Sendable () -> Void
     private let countUpstreamMessage: @Sendable () -> Void
     private let state: Mutex<State>
+    /// Calls in a row that timed out (any reply resets it).
+    private let unansweredCalls = Atomic<Int>(0)
     private let wakeups = Mailbox<Wakeup>(capacity: 8)
 
     /// The id the gateway's own calls (handshake, tool lists) use in the request tables.
@@ -67,6 +69,8 @@ public final class UpstreamServer: Sendable {
     private enum Wakeup: Sendable {
         case restart
         case refreshTools
+        /// Calls keep timing out: the server is alive but not answering.
+        case unresponsive
     }
 
     private struct State {
@@ -188,7 +192,27 @@ public final class UpstreamServer: Sendable {
             throw .unavailable(server: name, reason: reason)
         }
         let adapted = EraBridge.request(request, toUpstream: era, clientCapabilities: clientCapabilities)
-        return try await connection.call(adapted, from: client, timeout: requestTimeout, onNotification: onNotification)
+        do {
+            let reply = try await connection.call(
+                adapted,
+                from: client,
+                timeout: requestTimeout,
+                onNotification: onNotification
+            )
+            unansweredCalls.store(0, ordering: .relaxed)
+            return reply
+        } catch {
+            if case .timedOut = error { noteUnanswered() }
+            throw error
+        }
+    }
+
+    /// A server whose last `unansweredLimit` calls all timed out is restarted: it is up, but hung.
+    static let unansweredLimit = 3
+
+    private func noteUnanswered() {
+        let count = unansweredCalls.wrappingAdd(1, ordering: .relaxed).newValue
+        if count == Self.unansweredLimit { wakeups.post(.unresponsive) }
     }
 
     /// Forwards a client's notification (for example `notifications/cancelled` is handled by the
@@ -218,6 +242,7 @@ public final class UpstreamServer: Sendable {
                 connection = opened
                 state.withLock { $0.connection = opened }
                 try await withStartupDeadline { try await self.handshake(opened) }
+                unansweredCalls.store(0, ordering: .relaxed)
                 setStatus(.up, error: nil)
                 _ = lifecycle.becameReady(at: .now)
                 logger.info("MCP server up", metadata: ["era": "\(state.withLock { $0.era?.version.rawValue ?? "?" })"])
@@ -292,10 +317,13 @@ public final class UpstreamServer: Sendable {
                 while let wakeup = await self.wakeups.next() {
                     switch wakeup {
                     case .restart: return "restart requested"
+                    case .unresponsive:
+                        return "stopped answering: \(Self.unansweredLimit) calls in a row timed out"
                     case .refreshTools:
                         do {
                             try await self.refreshTools(connection)
                         } catch {
+                            if case .timedOut? = error as? UpstreamCallError { self.noteUnanswered() }
                             self.logger.warning("tool list refresh failed", metadata: ["error": "\(error)"])
                         }
                     }
