@@ -112,13 +112,16 @@ _LISTENING = re.compile(r"^notes: listening on (http://127\.0\.0\.1:\d+/mcp)$")
 
 
 class NotesHTTPServer:
-    """samples/servers/notes.py --http 0 under GATEHOUSE_PYTHON_MCP2, with its stderr drained."""
+    """samples/servers/notes.py --http 0 under GATEHOUSE_PYTHON_MCP2, with its stderr drained.
 
-    def __init__(self) -> None:
+    `command` runs another server with the same HTTP runner (servers/fixture_server.py).
+    """
+
+    def __init__(self, command: Sequence[str] | None = None) -> None:
         self._lock = threading.Condition()
         self._stderr: list[str] = []
         self.proc = subprocess.Popen(
-            [*notes_stdio_command(), "--http", "0"],
+            [*(command or notes_stdio_command()), "--http", "0"],
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -177,7 +180,7 @@ class NotesHTTPServer:
 
 MCP_SAMPLE = REPO_ROOT / "samples" / "mcp-federation.yaml"
 FIXTURE_SERVER = pathlib.Path(__file__).resolve().parent / "servers" / "fixture_server.py"
-FIXTURE_TOOLS = ["echo", "pid", "sleep", "hold", "count"]
+FIXTURE_TOOLS = ["echo", "pid", "sleep", "hold", "count", "regional"]
 FIXTURE_ECHO_DESCRIPTION = "Return the text unchanged."
 
 # JSON-RPC error codes the gateway answers with (MCP: -32020 is a header that disagrees with the body).

@@ -10,6 +10,7 @@ era only).
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,11 +18,16 @@ import pytest
 from conftest import MCPStack, StartMCPGateway
 from mcp_support import (
     FIXTURE_SERVER,
+    HEADER_MISMATCH,
     INVALID_PARAMS,
     MODERN_VERSION,
     SESSION_ERA_VERSION,
+    NotesHTTPServer,
+    fixture_stdio_command,
     mcp1_client,
     mcp_config,
+    modern_body,
+    modern_headers,
     python_mcp1,
     stdio_server,
 )
@@ -147,3 +153,46 @@ def test_a_session_era_upstream_serves_clients_of_both_eras(legacy: MCPStack) ->
     assert answer["results"][0]["content"] == [{"type": "text", "text": "HI"}]
     # One handshake per upstream, not one per call: the server kept its first and only process.
     assert legacy.server("legacy")["restarts"] == 0
+
+
+def test_calls_are_counted_and_timed_per_server(fixture_and_time: MCPStack) -> None:
+    for text in ("one", "two"):
+        assert fixture_and_time.modern_call("fix__echo", {"text": text})["result"]["isError"] is False
+    assert fixture_and_time.modern_call("fix__no_such_tool", {})["error"]["code"] == INVALID_PARAMS  # never routed
+    metrics = fixture_and_time.gateway.get("/metrics").text
+    assert 'gatehouse_mcp_calls_total{server="fix",outcome="ok"} 2' in metrics.splitlines()
+    assert 'gatehouse_mcp_call_duration_seconds_count{server="fix"} 2' in metrics.splitlines()
+    assert 'gatehouse_mcp_calls_total{server="time",outcome="ok"} 0' in metrics.splitlines()
+    assert 'gatehouse_mcp_calls_total{server="fix",outcome="failed"} 0' in metrics.splitlines()
+
+
+@pytest.fixture
+def fixture_over_http() -> Iterator[NotesHTTPServer]:
+    server = NotesHTTPServer(fixture_stdio_command())
+    yield server
+    server.stop()
+
+
+def test_tool_headers_reach_a_2026_http_server(
+    fixture_over_http: NotesHTTPServer, start_mcp_gateway: StartMCPGateway
+) -> None:
+    """`regional` binds `region` to Mcp-Param-Region: the server refuses a call without the header,
+    so the gateway must mirror the argument into it, as the client did toward the gateway."""
+    stack = start_mcp_gateway(
+        mcp_config([{"name": "fixhttp", "transport": "streamable_http", "url": fixture_over_http.url}]),
+        up=["fixhttp"],
+    )
+    assert stack.server("fixhttp")["era"] == MODERN_VERSION
+
+    async def scenario(client: Any) -> tuple[bool, str]:
+        result = await client.call_tool("fixhttp__regional", {"region": "eu-west", "text": "hi"})
+        return result.is_error, result.content[0].text
+
+    assert stack.mcp2("/mcp", "auto", scenario) == (False, "eu-west: hi")
+
+    # A client whose header disagrees with the argument is refused by the gateway itself.
+    body = modern_body("tools/call", {"name": "fixhttp__regional", "arguments": {"region": "eu-west", "text": "x"}})
+    headers = {**modern_headers("tools/call", "fixhttp__regional"), "Mcp-Param-Region": "us-east"}
+    response = stack.post_mcp(body, headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == HEADER_MISMATCH

@@ -68,6 +68,7 @@ public final class MCPFederation: Sendable {
                     pins: pins,
                     logger: logger,
                     countUpstreamMessage: { counter.increment() },
+                    callMetrics: MCPCallMetrics(server: definition.name, factory: metrics),
                     onChange: { rebuild.withLock { $0 }?() }
                 )
             )
@@ -279,7 +280,14 @@ public final class MCPFederation: Sendable {
                 error: JSONRPCErrorObject(code: .invalidParams, message: "Unknown tool: \(name)")
             )
         }
-        return await forward(routed, to: server, id: id, context: context, onNotification: onNotification)
+        return await forward(
+            routed,
+            to: server,
+            id: id,
+            context: context,
+            toolHeaders: tool.headerBindings,
+            onNotification: onNotification
+        )
     }
 
     private func forward(
@@ -287,6 +295,7 @@ public final class MCPFederation: Sendable {
         to server: UpstreamServer,
         id: JSONRPCID,
         context: MCPCallContext,
+        toolHeaders: MCPToolHeaderBindings = .none,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
     ) async -> JSONRPCMessage {
         do {
@@ -294,6 +303,7 @@ public final class MCPFederation: Sendable {
                 request,
                 from: context.client,
                 clientCapabilities: context.clientCapabilities,
+                toolHeaders: toolHeaders,
                 onNotification: onNotification
             )
         } catch {

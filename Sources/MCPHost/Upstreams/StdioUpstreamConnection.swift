@@ -125,6 +125,7 @@ final class StdioUpstreamConnection: UpstreamConnection {
         _ request: JSONRPCMessage,
         from client: ClientToken,
         timeout: Duration,
+        toolHeaders: MCPToolHeaderBindings,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
     ) async throws(UpstreamCallError) -> JSONRPCMessage {
         let prepared: Result<(JSONRPCMessage, ChildProcess), UpstreamCallError> = state.withLock { state in

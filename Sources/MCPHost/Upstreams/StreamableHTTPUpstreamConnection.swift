@@ -42,8 +42,6 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
     private let handlers: UpstreamEventHandlers
     private let logger: Logger
     private let maximumBodySize: Int
-    /// The deadline of a reply, and the longest silence within one (the client's read timeout).
-    private let requestTimeout: Duration
     private let onUpstreamMessage: @Sendable () -> Void
     private let state = Mutex(State())
     private let closedSignal: AsyncStream<String>
@@ -65,7 +63,6 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         endpoint: StreamableHTTPEndpoint,
         client: HTTPClient,
         maximumBodySize: Int,
-        requestTimeout: Duration,
         handlers: UpstreamEventHandlers,
         logger: Logger,
         onUpstreamMessage: @escaping @Sendable () -> Void
@@ -74,7 +71,6 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         self.endpoint = endpoint
         self.client = client
         self.maximumBodySize = maximumBodySize
-        self.requestTimeout = requestTimeout
         self.handlers = handlers
         self.logger = logger
         self.onUpstreamMessage = onUpstreamMessage
@@ -88,6 +84,7 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         _ request: JSONRPCMessage,
         from client: ClientToken,
         timeout: Duration,
+        toolHeaders: MCPToolHeaderBindings,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
     ) async throws(UpstreamCallError) -> JSONRPCMessage {
         guard let originalID = request.id else { throw .invalidReply(server: serverName, reason: "no request id") }
@@ -115,13 +112,11 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         }
         let prepared = outgoing
         if request.method == "initialize" { state.withLock { $0.initializeRequest = prepared } }
-        // The deadline bounds the wait for the reply's head; the client's read timeout (the same
-        // duration) bounds every silence after it, so a stream with progress may run longer.
-        let deadline = NIODeadline.now() + TimeAmount(timeout)
-        var attempt = try await post(prepared, deadline: deadline, restore: restore, onNotification: onNotification)
+        let limits = PostLimits(timeout: timeout, toolHeaders: toolHeaders)
+        var attempt = try await post(prepared, limits: limits, restore: restore, onNotification: onNotification)
         if case .sessionExpired = attempt {
-            try await reinitialize(deadline: deadline)
-            attempt = try await post(prepared, deadline: deadline, restore: restore, onNotification: onNotification)
+            try await reinitialize(limits: PostLimits(timeout: timeout, toolHeaders: .none))
+            attempt = try await post(prepared, limits: limits, restore: restore, onNotification: onNotification)
         }
         let reply: JSONRPCMessage
         switch attempt {
@@ -139,7 +134,7 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         do {
             _ = try await post(
                 notification,
-                deadline: .now() + .seconds(10),
+                limits: PostLimits(timeout: .seconds(10), toolHeaders: .none),
                 restore: { _ in nil },
                 onNotification: { _ in }
             )
@@ -193,9 +188,17 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         }
     }
 
+    /// What bounds one POST, and the headers its body implies.
+    private struct PostLimits {
+        /// Bounds the wait for the reply's head; the client's read timeout bounds every silence
+        /// after it, so a stream that keeps reporting progress may run longer.
+        let timeout: Duration
+        let toolHeaders: MCPToolHeaderBindings
+    }
+
     private func post(
         _ message: JSONRPCMessage,
-        deadline: NIODeadline,
+        limits: PostLimits,
         restore: @escaping @Sendable (JSONRPCMessage) -> JSONRPCMessage?,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
     ) async throws(UpstreamCallError) -> PostOutcome {
@@ -206,7 +209,7 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
         request.headers.replaceOrAdd(name: "Accept", value: "application/json, text/event-stream")
         if message.paramsMeta?[MCPRequestMeta.protocolVersionKey] != nil {
-            for field in MCPHeaderValidation.headers(for: message) {
+            for field in MCPHeaderValidation.headers(for: message, toolHeaders: limits.toolHeaders) {
                 request.headers.replaceOrAdd(name: field.name, value: field.value)
             }
         }
@@ -214,9 +217,9 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         onUpstreamMessage()
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, deadline: deadline)
+            response = try await client.execute(request, deadline: .now() + TimeAmount(limits.timeout))
         } catch {
-            throw failure(error, closingOnConnectionError: true)
+            throw failure(error, after: limits.timeout, closingOnConnectionError: true)
         }
         if message.method == "initialize", let id = response.headers.first(name: "Mcp-Session-Id") {
             state.withLock { $0.sessionID = id }
@@ -229,13 +232,18 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         }
         let contentType = response.headers.first(name: "Content-Type")?.lowercased() ?? ""
         if contentType.hasPrefix("text/event-stream") {
-            return try await readEventStream(response.body, restore: restore, onNotification: onNotification)
+            return try await readEventStream(
+                response.body,
+                timeout: limits.timeout,
+                restore: restore,
+                onNotification: onNotification
+            )
         }
         let body: ByteBuffer
         do {
             body = try await response.body.collect(upTo: maximumBodySize)
         } catch {
-            throw failure(error, closingOnConnectionError: false)
+            throw failure(error, after: limits.timeout, closingOnConnectionError: false)
         }
         if let decoded = try? JSONRPCMessage.decode(body.readableBytesView), case .single(let reply) = decoded,
             let restored = restore(reply)
@@ -253,6 +261,7 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
 
     private func readEventStream(
         _ body: HTTPClientResponse.Body,
+        timeout: Duration,
         restore: @escaping @Sendable (JSONRPCMessage) -> JSONRPCMessage?,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
     ) async throws(UpstreamCallError) -> PostOutcome {
@@ -283,18 +292,18 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
         } catch let error as UpstreamCallError {
             throw error
         } catch {
-            throw failure(error, closingOnConnectionError: false)
+            throw failure(error, after: timeout, closingOnConnectionError: false)
         }
         throw .disconnected(server: serverName, reason: "the event stream ended without a reply")
     }
 
     /// The session expired (404): open a new one with the same `initialize`, then `initialized`.
-    private func reinitialize(deadline: NIODeadline) async throws(UpstreamCallError) {
+    private func reinitialize(limits: PostLimits) async throws(UpstreamCallError) {
         guard let initialize = state.withLock({ $0.initializeRequest }) else {
             throw .invalidReply(server: serverName, reason: "session expired and no initialize to replay")
         }
         logger.notice("upstream session expired; initializing a new one")
-        let outcome = try await post(initialize, deadline: deadline, restore: { $0 }, onNotification: { _ in })
+        let outcome = try await post(initialize, limits: limits, restore: { $0 }, onNotification: { _ in })
         guard case .reply(let reply) = outcome, case .response = reply.kind else {
             throw .invalidReply(server: serverName, reason: "re-initialize failed")
         }
@@ -304,12 +313,16 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
     /// What a failed exchange means for the call. A timeout or a cancellation ends the call only;
     /// failing to reach the server at all (refused, reset before the reply) also marks the
     /// connection closed, so the supervisor marks the server down and retries in the background.
-    private func failure(_ error: any Error, closingOnConnectionError: Bool) -> UpstreamCallError {
+    private func failure(
+        _ error: any Error,
+        after timeout: Duration,
+        closingOnConnectionError: Bool
+    ) -> UpstreamCallError {
         if error is CancellationError { return .disconnected(server: serverName, reason: "cancelled") }
         if let error = error as? HTTPClientError {
             switch error {
             case .deadlineExceeded, .readTimeout:
-                return .timedOut(server: serverName, after: requestTimeout)
+                return .timedOut(server: serverName, after: timeout)
             case .cancelled:
                 return .disconnected(server: serverName, reason: "cancelled")
             default:

@@ -55,10 +55,13 @@ protocol UpstreamConnection: AnyObject, Sendable {
     /// Sends a request and waits for the reply, which comes back with the caller's id.
     /// Notifications tied to the call (progress, logging) go to `onNotification` with the caller's
     /// progress token. Cancelling the calling task cancels the call upstream.
+    /// `toolHeaders` are the `x-mcp-header` bindings of the tool a `tools/call` names: an HTTP
+    /// transport mirrors those arguments into `Mcp-Param-*` headers.
     func call(
         _ request: JSONRPCMessage,
         from client: ClientToken,
         timeout: Duration,
+        toolHeaders: MCPToolHeaderBindings,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
     ) async throws(UpstreamCallError) -> JSONRPCMessage
 

@@ -53,6 +53,7 @@ public final class UpstreamServer: Sendable {
     private let logger: Logger
     private let onChange: @Sendable () -> Void
     private let countUpstreamMessage: @Sendable () -> Void
+    private let callMetrics: MCPCallMetrics
     private let state: Mutex<State>
     /// Calls in a row that timed out (any reply resets it).
     private let unansweredCalls = Atomic<Int>(0)
@@ -92,8 +93,10 @@ public final class UpstreamServer: Sendable {
         pins: ToolPinRegistry,
         logger: Logger,
         countUpstreamMessage: @escaping @Sendable () -> Void,
+        callMetrics: MCPCallMetrics,
         onChange: @escaping @Sendable () -> Void
     ) {
+        self.callMetrics = callMetrics
         self.definition = definition
         self.pinning = definition.pinning ?? configuration.toolPinning
         self.requestTimeout = configuration.requestTimeout
@@ -181,14 +184,17 @@ public final class UpstreamServer: Sendable {
         _ request: JSONRPCMessage,
         from client: ClientToken,
         clientCapabilities: JSONObject,
+        toolHeaders: MCPToolHeaderBindings = .none,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
     ) async throws(UpstreamCallError) -> JSONRPCMessage {
         let current = state.withLock { state -> (any UpstreamConnection, MCPEra)? in
             guard state.status == .up, let connection = state.connection, let era = state.era else { return nil }
             return (connection, era)
         }
+        let started = ContinuousClock.now
         guard let (connection, era) = current else {
             let reason = state.withLock { $0.lastError } ?? "not started yet"
+            callMetrics.record(reply: nil, elapsed: .now - started)
             throw .unavailable(server: name, reason: reason)
         }
         let adapted = EraBridge.request(request, toUpstream: era, clientCapabilities: clientCapabilities)
@@ -197,12 +203,15 @@ public final class UpstreamServer: Sendable {
                 adapted,
                 from: client,
                 timeout: requestTimeout,
+                toolHeaders: toolHeaders,
                 onNotification: onNotification
             )
             unansweredCalls.store(0, ordering: .relaxed)
+            callMetrics.record(reply: reply, elapsed: .now - started)
             return reply
         } catch {
             if case .timedOut = error { noteUnanswered() }
+            callMetrics.record(reply: nil, elapsed: .now - started)
             throw error
         }
     }
@@ -415,7 +424,6 @@ public final class UpstreamServer: Sendable {
                 endpoint: endpoint,
                 client: httpClient,
                 maximumBodySize: 16 << 20,
-                requestTimeout: requestTimeout,
                 handlers: handlers,
                 logger: logger,
                 onUpstreamMessage: countUpstreamMessage
@@ -461,6 +469,7 @@ public final class UpstreamServer: Sendable {
             discoverRequest,
             from: Self.gatewayClient,
             timeout: Self.discoverTimeout,
+            toolHeaders: .none,
             onNotification: { _ in }
         ), case .response(_, let result) = reply.kind,
             let versions = result["supportedVersions"]?.arrayValue?.compactMap({ $0.stringValue }),
@@ -486,6 +495,7 @@ public final class UpstreamServer: Sendable {
                 initialize,
                 from: Self.gatewayClient,
                 timeout: definition.startupTimeout,
+                toolHeaders: .none,
                 onNotification: { _ in }
             )
             switch reply.kind {
@@ -532,6 +542,7 @@ public final class UpstreamServer: Sendable {
                 request,
                 from: Self.gatewayClient,
                 timeout: requestTimeout,
+                toolHeaders: .none,
                 onNotification: { _ in }
             )
             guard case .response(_, let result) = reply.kind, let tools = result["tools"]?.arrayValue else {

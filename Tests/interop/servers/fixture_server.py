@@ -15,6 +15,10 @@ Tools:
                                `timeout` seconds), then returns `text`: calls held in flight together;
                                writes `cancelled_file` (when given) if the client cancels the call
   count(n)                     reports progress 1..n (of n, message "step K"), then returns n
+  regional(region, text)       returns "REGION: TEXT"; `region` is bound to the header Mcp-Param-Region
+                               (x-mcp-header), which 2026-07-28 HTTP servers check against the body
+--http PORT: Streamable HTTP at http://127.0.0.1:PORT/mcp instead of stdio (the runner of
+samples/servers/notes.py, which announces "notes: listening on URL" on stderr).
 Prompt greet(name) ("Hello, NAME!"); resources fixture://motd and the template fixture://greeting/{name}.
 
 --require-file PATH: exit 1 at once, before importing the SDK, unless PATH exists (a server that
@@ -31,6 +35,7 @@ import pathlib
 import signal
 import sys
 import time
+from typing import Annotated
 
 SERVER_NAME = "fixture"
 DEFAULT_ECHO_DESCRIPTION = "Return the text unchanged."
@@ -43,6 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--description-file", type=pathlib.Path, help="the echo tool's description, read at start")
     parser.add_argument("--require-file", type=pathlib.Path, help="exit 1 at once unless this file exists")
     parser.add_argument("--stubborn", action="store_true", help="ignore SIGTERM, SIGINT and the end of stdin")
+    parser.add_argument("--http", metavar="PORT", type=int, help="serve Streamable HTTP on 127.0.0.1:PORT/mcp")
     return parser.parse_args(argv)
 
 
@@ -60,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import anyio
     # Tool signatures are read from module globals (postponed annotations), so Context lives there.
-    global Context
+    global Context, Field
     from mcp.server import MCPServer
     from mcp.server.mcpserver import Context
+    from pydantic import Field
 
     server = MCPServer(SERVER_NAME, version="1.0.0", subscriptions=False)
 
@@ -102,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             await ctx.report_progress(step, n, f"step {step}")
         return n
 
+    @server.tool(description="Return the text tagged with the region, which travels in Mcp-Param-Region.")
+    def regional(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], text: str
+    ) -> str:
+        return f"{region}: {text}"
+
     @server.prompt(description="Greet someone by name.")
     def greet(name: str) -> str:
         return f"Hello, {name}!"
@@ -114,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     def greeting(name: str) -> str:
         return f"Hi {name}"
 
+    if args.http is not None:
+        # The reference server's HTTP runner: it prints "notes: listening on URL" once it accepts.
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "samples" / "servers"))
+        from notes import serve_http
+
+        serve_http(server, args.http)
+        return 0
     server.run("stdio")
     if args.stubborn:
         print(f"fixture: stdin closed; staying up for {STUBBORN_LINGER} s", file=sys.stderr, flush=True)
