@@ -1,6 +1,7 @@
 """What /mcp routes besides tools: prompts and resources (merged lists, routed reads), progress
-notifications relayed to the caller, curation (include/exclude, rename, descriptions), and an
-upstream that speaks only the session era, reached by clients of both eras.
+notifications relayed to the caller, curation (include/exclude, rename, descriptions), call
+metrics, Mcp-Param headers toward a 2026 HTTP server, and upstreams that speak only the session era
+(stdio and HTTP, including a server that forgets its session), reached by clients of both eras.
 
 The servers: servers/fixture_server.py (mcp 2.x, both eras, with a prompt, resources and a
 progress-reporting tool), mcp-server-time, and servers/legacy_server.py (mcp 1.x FastMCP: session
@@ -10,12 +11,15 @@ era only).
 from __future__ import annotations
 
 import pathlib
+import signal
+import socket
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from conftest import MCPStack, StartMCPGateway
+from conftest import MCPStack, StartMCPGateway, closed_port
 from mcp_support import (
     FIXTURE_SERVER,
     HEADER_MISMATCH,
@@ -30,6 +34,7 @@ from mcp_support import (
     modern_headers,
     python_mcp1,
     stdio_server,
+    wait_until,
 )
 
 pytestmark = pytest.mark.mcp
@@ -196,3 +201,72 @@ def test_tool_headers_reach_a_2026_http_server(
     response = stack.post_mcp(body, headers)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == HEADER_MISMATCH
+
+
+class LegacyHTTPServer:
+    """servers/legacy_server.py --http PORT (mcp 1.x: sessions, no 2026), restartable on its port."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/mcp"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [python_mcp1(), str(LEGACY_SERVER), "--http", str(self.port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def accepting() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, "legacy_server.py exited"
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(accepting, 30.0, "legacy_server.py to accept connections")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10.0)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5.0)
+
+
+@pytest.fixture
+def legacy_http() -> Iterator[LegacyHTTPServer]:
+    server = LegacyHTTPServer(closed_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_forgotten_upstream_session_is_initialized_again(
+    legacy_http: LegacyHTTPServer, start_mcp_gateway: StartMCPGateway
+) -> None:
+    stack = start_mcp_gateway(
+        mcp_config([{"name": "old", "transport": "streamable_http", "url": legacy_http.url}]), up=["old"]
+    )
+    assert stack.server("old")["era"] == SESSION_ERA_VERSION
+    assert stack.modern_call("old__shout", {"text": "before"})["result"]["content"][0]["text"] == "BEFORE"
+    requests_before = upstream_requests(stack, "old")
+
+    # The server restarts on the same port and forgets every session: the next call gets 404 upstream.
+    legacy_http.stop()
+    legacy_http.start()
+    answer = stack.modern_call("old__shout", {"text": "after"})
+    assert answer["result"]["content"][0]["text"] == "AFTER"
+    # The 404, initialize, notifications/initialized, then the call again.
+    assert upstream_requests(stack, "old") - requests_before == 4
+    assert stack.server("old")["restarts"] == 0
+
+
+def upstream_requests(stack: MCPStack, server: str) -> int:
+    prefix = f'gatehouse_mcp_upstream_requests_total{{server="{server}",transport="streamable_http"}} '
+    for line in stack.gateway.get("/metrics").text.splitlines():
+        if line.startswith(prefix):
+            return int(float(line[len(prefix) :]))
+    pytest.fail(f"no {prefix.strip()} in /metrics")
