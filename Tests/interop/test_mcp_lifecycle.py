@@ -6,6 +6,7 @@ and the sample's three. Process ids come from GET /admin/mcp/servers and are che
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import signal
@@ -14,6 +15,7 @@ import time
 from typing import Any
 
 import anyio
+import httpx
 import mcp_types
 import pytest
 
@@ -29,6 +31,8 @@ from mcp_support import (
     federated,
     fixture_stdio_command,
     mcp_config,
+    modern_body,
+    modern_headers,
     stdio_server,
     wait_until,
 )
@@ -276,3 +280,41 @@ def test_two_clients_with_the_same_request_id_each_get_their_own_result(
         assert answer["result"]["isError"] is False
     for client in clients.values():
         client.close()
+
+
+def test_a_2026_client_listening_is_told_when_a_server_comes_up(
+    start_mcp_gateway: StartMCPGateway, tmp_path: pathlib.Path
+) -> None:
+    flag = tmp_path / "late-may-start"
+    stack = start_mcp_gateway(late_config(flag), up=["notes"])
+    body = modern_body("subscriptions/listen", {"notifications": {"toolsListChanged": True, "promptsListChanged": True}})
+    headers = {
+        "Content-Type": "application/json",
+        **stack.agent_headers,
+        **modern_headers("subscriptions/listen"),
+    }
+    messages: list[dict[str, Any]] = []
+    with httpx.Client(base_url=stack.gateway.url, trust_env=False, timeout=httpx.Timeout(30.0)) as client:
+        with client.stream("POST", "/mcp", content=json.dumps(body), headers=headers) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "text/event-stream"
+            for line in response.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                messages.append(json.loads(line[len("data: ") :]))
+                if len(messages) == 1:
+                    flag.touch()  # acknowledged: now let the late server come up
+                else:
+                    break
+    subscription = {"io.modelcontextprotocol/subscriptionId": 1}
+    assert messages == [
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/subscriptions/acknowledged",
+            # Only tool list changes are offered: the prompts request is left out of the agreement.
+            "params": {"notifications": {"toolsListChanged": True}, "_meta": subscription},
+        },
+        {"jsonrpc": "2.0", "method": "notifications/tools/list_changed", "params": {"_meta": subscription}},
+    ]
+    expected = sorted(federated("notes", NOTES_TOOLS) + federated("late", FIXTURE_TOOLS))
+    assert sorted(stack.modern_tools()) == expected

@@ -28,6 +28,9 @@ public final class MCPFederation: Sendable {
     private let catalogState = Mutex(FederatedCatalog.empty)
     private let resourceOwners = Mutex<[String: String]>([:])
     private let listRequests = Atomic<UInt64>(0)
+    /// Open 2026 `subscriptions/listen` streams.
+    private let listeners = Mutex<[UInt64: (mailbox: Mailbox<MCPSession.SessionEvent>, toolsListChanged: Bool)]>([:])
+    private let listenerKeys = Atomic<UInt64>(0)
     private let pins: ToolPinRegistry
     private let logger: Logger
     /// Cancels routed calls whose client left.
@@ -101,6 +104,24 @@ public final class MCPFederation: Sendable {
     /// Ends every session's notification stream (shutdown).
     public func closeSessions() {
         sessions.closeAll()
+        let open = listeners.withLock { listeners -> [Mailbox<MCPSession.SessionEvent>] in
+            defer { listeners = [:] }
+            return listeners.values.map(\.mailbox)
+        }
+        for mailbox in open { mailbox.post(.end) }
+    }
+
+    /// A 2026 `subscriptions/listen` stream's mailbox; `toolsListChanged` false means the client
+    /// asked for nothing the gateway sends, so nothing is posted to it until it ends.
+    func openListener(toolsListChanged: Bool) -> (Mailbox<MCPSession.SessionEvent>, UInt64) {
+        let mailbox = Mailbox<MCPSession.SessionEvent>(capacity: 64)
+        let key = listenerKeys.wrappingAdd(1, ordering: .relaxed).oldValue
+        listeners.withLock { $0[key] = (mailbox, toolsListChanged) }
+        return (mailbox, key)
+    }
+
+    func closeListener(_ key: UInt64) {
+        _ = listeners.withLock { $0.removeValue(forKey: key) }
     }
 
     private func rebuildCatalog() {
@@ -113,6 +134,8 @@ public final class MCPFederation: Sendable {
         guard changed else { return }
         let notification = JSONRPCMessage.notification(method: "notifications/tools/list_changed")
         for session in sessions.all { session.notifications.post(.message(notification)) }
+        let listening = listeners.withLock { $0.values.filter(\.toolsListChanged).map(\.mailbox) }
+        for mailbox in listening { mailbox.post(.message(notification)) }
     }
 
     // MARK: - Answering requests

@@ -212,6 +212,17 @@ extension JSONRPCMessage {
         return copy
     }
 
+    /// Sets `params._meta[key]`, making `params` and `_meta` when the message has none (a
+    /// notification tagged with its 2026 subscription id). Responses are returned unchanged.
+    public func replacingMetaMember(_ key: String, with value: JSONValue) -> JSONRPCMessage {
+        guard method != nil else { return self }
+        var params = self.params?.objectValue ?? JSONObject()
+        var meta = params["_meta"]?.objectValue ?? JSONObject()
+        meta[key] = value
+        params["_meta"] = .object(meta)
+        return replacingParams(with: .object(params))
+    }
+
     /// Sets `params[key]`, or `params._meta[key]` when `inMeta`, keeping every other member where it
     /// was. Nil when the message has no object params to edit (and `params` would have to be made).
     func replacingParamsMember(_ key: String, with value: JSONValue, inMeta: Bool) -> JSONRPCMessage? {

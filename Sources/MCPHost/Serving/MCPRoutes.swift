@@ -237,6 +237,9 @@ public struct MCPRoutes: Sendable {
                 status: .notFound
             )
         }
+        if message.method == "subscriptions/listen", case .stateless = context.era {
+            return listen(message)
+        }
         let wantsStream = message.progressToken != nil && accepts(request, "text/event-stream")
         guard wantsStream else {
             let reply = await cancellable(message, context: context, caller: caller) { _ in }
@@ -364,14 +367,35 @@ public struct MCPRoutes: Sendable {
         guard let session = federation.sessions.lookup(sessionHeader, agent: agent, scope: scope) else {
             return errorResponse(.sessionNotFound, "Session not found: initialize a new session", status: .notFound)
         }
-        return Response(
+        return notificationStream(session.notifications)
+    }
+
+    /// A long-lived SSE stream of server notifications from `mailbox`: the session era's GET
+    /// stream, and the 2026 `subscriptions/listen` stream (which opens with `prologue`, tags each
+    /// notification with `tag` in `_meta`, and ends with `epilogue` when the gateway ends it).
+    private func notificationStream(
+        _ mailbox: Mailbox<MCPSession.SessionEvent>,
+        prologue: JSONRPCMessage? = nil,
+        tag: (key: String, value: JSONValue)? = nil,
+        epilogue: JSONRPCMessage? = nil,
+        onEnd: @escaping @Sendable () -> Void = {}
+    ) -> Response {
+        Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .accelBuffering: "no"],
             body: ResponseBody { writer in
+                defer { onEnd() }
+                func event(_ message: JSONRPCMessage) -> ByteBuffer {
+                    var bytes = Array("event: message\ndata: ".utf8)
+                    bytes += message.encoded()
+                    bytes += Array("\n\n".utf8)
+                    return ByteBuffer(bytes: bytes)
+                }
+                if let prologue { try await writer.write(event(prologue)) }
                 // A comment every 15 s keeps idle connections (and proxies) from closing the stream.
                 stream: while true {
-                    let event = await withTaskGroup(of: MCPSession.SessionEvent?.self) { group in
-                        group.addTask { await session.notifications.next() }
+                    let next = await withTaskGroup(of: MCPSession.SessionEvent?.self) { group in
+                        group.addTask { await mailbox.next() }
                         group.addTask {
                             try? await Task.sleep(for: .seconds(15))
                             return nil
@@ -381,13 +405,12 @@ public struct MCPRoutes: Sendable {
                         return first
                     }
                     if Task.isCancelled { break stream }
-                    switch event {
-                    case .message(let message)?:
-                        var bytes = Array("event: message\ndata: ".utf8)
-                        bytes += message.encoded()
-                        bytes += Array("\n\n".utf8)
-                        try await writer.write(ByteBuffer(bytes: bytes))
+                    switch next {
+                    case .message(var message)?:
+                        if let tag { message = message.replacingMetaMember(tag.key, with: tag.value) }
+                        try await writer.write(event(message))
                     case .end?:
+                        if let epilogue { try await writer.write(event(epilogue)) }
                         break stream
                     case nil:
                         try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
@@ -395,6 +418,43 @@ public struct MCPRoutes: Sendable {
                 }
                 try await writer.finish(nil)
             }
+        )
+    }
+
+    /// 2026-07-28 `subscriptions/listen`: the stream of `notifications/tools/list_changed` (the one
+    /// notification type the gateway offers), acknowledged first, ended with a result at shutdown.
+    private func listen(_ message: JSONRPCMessage) -> Response {
+        guard let id = message.id else { return Response(status: .accepted) }
+        let wantsTools = message.params?["notifications"]?["toolsListChanged"] == .bool(true)
+        var agreed = JSONObject()
+        if wantsTools { agreed["toolsListChanged"] = .bool(true) }
+        let subscription = (key: "io.modelcontextprotocol/subscriptionId", value: id.jsonValue)
+        let acknowledged = JSONRPCMessage.notification(
+            method: "notifications/subscriptions/acknowledged",
+            params: .object(
+                JSONObject([
+                    "notifications": .object(agreed),
+                    "_meta": .object(JSONObject([subscription.key: subscription.value])),
+                ])
+            )
+        )
+        let ended = JSONRPCMessage.response(
+            id: id,
+            result: .object(
+                JSONObject([
+                    "resultType": .string("complete"),
+                    "_meta": .object(JSONObject([subscription.key: subscription.value])),
+                ])
+            )
+        )
+        let (mailbox, key) = federation.openListener(toolsListChanged: wantsTools)
+        let federation = self.federation
+        return notificationStream(
+            mailbox,
+            prologue: acknowledged,
+            tag: subscription,
+            epilogue: ended,
+            onEnd: { federation.closeListener(key) }
         )
     }
 
