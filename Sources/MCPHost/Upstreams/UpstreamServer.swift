@@ -273,6 +273,7 @@ public final class UpstreamServer: Sendable {
             var delay: Duration = .zero
             for case .restart(let after) in actions { delay = after }
             if await waitBeforeRestart(delay) == .cancelled { break }
+            // The backoff is over, or a restart request cut it short: either way it counts as elapsed.
             _ = lifecycle.restartTimerFired(at: .now.advanced(by: delay))
             state.withLock { $0.restarts += 1 }
         }
