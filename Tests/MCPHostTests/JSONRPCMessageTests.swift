@@ -1,3 +1,4 @@
+import GatehouseJSON
 import Testing
 
 @testable import MCPHost
@@ -274,5 +275,21 @@ struct JSONRPCMessageTests {
         #expect(JSONRPCErrorObject(.object(.init(["code": .number("-32601"), "message": .string("m")]))) != nil)
         #expect(JSONRPCErrorObject(.object(.init(["code": .number("-32601")]))) == nil)
         #expect(JSONRPCErrorObject(.string("x")) == nil)
+    }
+
+    @Test func metaMembersAreSetOnNotificationsWithOrWithoutParams() throws {
+        let tag = JSONValue.number("7")
+        let bare = try decodeSingle(#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#)
+        #expect(
+            encodedText(bare.replacingMetaMember("io.modelcontextprotocol/subscriptionId", with: tag))
+                == #"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":7}}}"#
+        )
+        let withMeta = try decodeSingle(#"{"jsonrpc":"2.0","method":"n","params":{"a":1,"_meta":{"b":2}}}"#)
+        #expect(
+            encodedText(withMeta.replacingMetaMember("k", with: tag))
+                == #"{"jsonrpc":"2.0","method":"n","params":{"a":1,"_meta":{"b":2,"k":7}}}"#
+        )
+        let response = try decodeSingle(#"{"jsonrpc":"2.0","id":1,"result":{}}"#)
+        #expect(encodedText(response.replacingMetaMember("k", with: tag)) == #"{"jsonrpc":"2.0","id":1,"result":{}}"#)
     }
 }
