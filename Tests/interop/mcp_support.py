@@ -117,11 +117,11 @@ class NotesHTTPServer:
     `command` runs another server with the same HTTP runner (servers/fixture_server.py).
     """
 
-    def __init__(self, command: Sequence[str] | None = None) -> None:
+    def __init__(self, command: Sequence[str] | None = None, port: int = 0) -> None:
         self._lock = threading.Condition()
         self._stderr: list[str] = []
         self.proc = subprocess.Popen(
-            [*(command or notes_stdio_command()), "--http", "0"],
+            [*(command or notes_stdio_command()), "--http", str(port)],
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -9,15 +9,17 @@ same client gets from the same server directly.
 
 from __future__ import annotations
 
+import pathlib
 from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from conftest import MCPStack
+from conftest import REPO_ROOT, MCPStack, StartMCPGateway, closed_port
 from mcp_support import (
     INVALID_PARAMS,
+    MCP_SAMPLE,
     MODERN_VERSION,
     NOTES_TOOLS,
     SESSION_ERA_VERSION,
@@ -30,6 +32,7 @@ from mcp_support import (
     passthrough,
     run_async,
     time_stdio_command,
+    wait_until,
 )
 
 pytestmark = pytest.mark.mcp
@@ -248,3 +251,31 @@ def test_admin_lists_the_sample_servers_in_configuration_order(mcp_sample: MCPSt
     add_note = mcp_sample.server_tools("notes")["add_note"]
     assert (add_note["federated_name"], add_note["pin"], add_note["hidden"]) == ("notes__add_note", "approved", False)
     assert add_note["hash"] == add_note["approved_hash"]
+
+
+def test_the_sample_serves_without_its_remote_server_and_adds_it_when_it_comes_up(
+    start_mcp_gateway: StartMCPGateway, tmp_path: pathlib.Path
+) -> None:
+    port = closed_port()
+    (tmp_path / "samples").symlink_to(REPO_ROOT / "samples", target_is_directory=True)
+    stack = start_mcp_gateway(
+        config_file=MCP_SAMPLE, env={"MCP_REMOTE_URL": f"http://127.0.0.1:{port}/mcp"}, up=["time", "notes"]
+    )
+    remote = stack.server("remote")
+    assert remote["status"] in ("down", "starting"), remote
+    assert sorted(stack.modern_tools()) == sorted(federated("time", TIME_TOOLS) + federated("notes", NOTES_TOOLS))
+    added = stack.modern_call("notes__add_note", {"title": "Without remote", "body": ""})
+    assert added["result"]["structuredContent"] == {"id": "note-1"}
+    assert stack.modern_call("time__get_current_time", {"timezone": "UTC"})["result"]["isError"] is False
+    unavailable = stack.modern_call("remote__list_notes", {})
+    assert unavailable["error"]["code"] == INVALID_PARAMS, unavailable  # its tools are not listed
+
+    server = NotesHTTPServer(port=port)
+    try:
+        stack.wait_up("remote", timeout=30.0)
+        wait_until(lambda: sorted(stack.modern_tools()) == FEDERATED_TOOLS, 20.0, "remote's tools in the list")
+        listed = stack.modern_call("remote__list_notes", {})
+        assert listed["result"]["structuredContent"] == {"notes": []}
+    finally:
+        stack.gateway.stop()
+        server.stop()
