@@ -445,17 +445,13 @@ public final class MCPFederation: Sendable {
         let collected = await withTaskGroup(of: (Int, [JSONValue], Int).self) { group in
             for (index, server) in targets.enumerated() {
                 group.addTask {
-                    var items: [JSONValue] = []
-                    var ttl: Int?
-                    var cursor: String?
-                    for _ in 0..<100 {
-                        var pageParams = JSONObject()
-                        if let cursor { pageParams["cursor"] = .string(cursor) }
+                    var reader = PagedListReader(key: key)
+                    while !reader.isComplete {
                         let serial = self.listRequests.wrappingAdd(1, ordering: .relaxed).oldValue
                         let pageRequest = JSONRPCMessage.request(
                             id: .string("gatehouse-list-\(serial)"),
                             method: method,
-                            params: .object(pageParams)
+                            params: reader.nextParams
                         )
                         guard
                             let reply = try? await server.call(
@@ -464,15 +460,10 @@ public final class MCPFederation: Sendable {
                                 clientCapabilities: context.clientCapabilities,
                                 onNotification: { _ in }
                             ),
-                            case .response(_, let result) = reply.kind
+                            case .response(_, let result) = reply.kind, reader.absorb(result)
                         else { break }
-                        items += result[key]?.arrayValue ?? []
-                        let pageTTL = max(result["ttlMs"]?.intValue ?? 0, 0)
-                        ttl = min(ttl ?? pageTTL, pageTTL)
-                        cursor = result["nextCursor"]?.stringValue
-                        if cursor == nil { break }
                     }
-                    return (index, items, ttl ?? 0)
+                    return (index, reader.items, reader.ttlMilliseconds)
                 }
             }
             var byIndex: [Int: [JSONValue]] = [:]

@@ -528,17 +528,15 @@ public final class UpstreamServer: Sendable {
     private func refreshTools(_ connection: any UpstreamConnection) async throws {
         guard let era = state.withLock({ $0.era }) else { return }
         guard state.withLock({ $0.capabilities["tools"] != nil }) else { return }
-        var definitions: [JSONObject] = []
-        var ttl: Int?
-        var cursor: String?
-        for page in 0..<100 {
-            var params = JSONObject()
-            if let cursor { params["cursor"] = .string(cursor) }
+        var reader = PagedListReader(key: "tools")
+        var page = 0
+        while !reader.isComplete {
             let request = EraBridge.request(
-                .request(id: .string("gatehouse-tools-\(page)"), method: "tools/list", params: .object(params)),
+                .request(id: .string("gatehouse-tools-\(page)"), method: "tools/list", params: reader.nextParams),
                 toUpstream: era,
                 clientCapabilities: JSONObject()
             )
+            page += 1
             let reply = try await connection.call(
                 request,
                 from: Self.gatewayClient,
@@ -546,15 +544,11 @@ public final class UpstreamServer: Sendable {
                 toolHeaders: .none,
                 onNotification: { _ in }
             )
-            guard case .response(_, let result) = reply.kind, let tools = result["tools"]?.arrayValue else {
+            guard case .response(_, let result) = reply.kind, reader.absorb(result) else {
                 throw StartupError.handshakeFailed("tools/list did not return a tool list")
             }
-            definitions += tools.compactMap(\.objectValue)
-            let pageTTL = max(result["ttlMs"]?.intValue ?? 0, 0)
-            ttl = min(ttl ?? pageTTL, pageTTL)
-            cursor = result["nextCursor"]?.stringValue
-            if cursor == nil { break }
         }
+        let definitions = reader.items.compactMap(\.objectValue)
         var tools: [UpstreamTool] = []
         var seen: Set<String> = []
         for definition in definitions {
@@ -584,7 +578,7 @@ public final class UpstreamServer: Sendable {
         }
         state.withLock { state in
             state.tools = tools
-            state.toolsTTLMilliseconds = ttl ?? 0
+            state.toolsTTLMilliseconds = reader.ttlMilliseconds
         }
         onChange()
     }
