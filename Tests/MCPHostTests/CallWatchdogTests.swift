@@ -22,13 +22,13 @@ struct CallWatchdogTests {
         _ = watchdog.register(cancelled)
         _ = watchdog.register(sameIDOtherClient)
         watchdog.cancel(client: ClientToken(1), requestID: JSONRPCID(7))
-        await cancelled.wait()  // returns: it was fired
+        #expect(await cancelled.wait() == .cancelled)  // returns: it was fired
 
         let other = Task { await sameIDOtherClient.wait() }
         watchdog.cancel(client: ClientToken(2), requestID: JSONRPCID(8))
         watchdog.cancel(client: ClientToken(3), requestID: JSONRPCID(7))
         other.cancel()  // not fired by either: only cancelling the waiting task ends its wait
-        await other.value
+        #expect(await other.value == .cancelled)
     }
 
     @Test func aRemovedCallIsNoLongerCancelled() async {
@@ -39,7 +39,7 @@ struct CallWatchdogTests {
         watchdog.cancel(client: ClientToken(1), requestID: .string("a"))
         let waiting = Task { await entry.wait() }
         waiting.cancel()
-        await waiting.value
+        #expect(await waiting.value == .cancelled)
     }
 
     @Test func theLoopWakesCallsWhoseConnectionClosed() async {
@@ -49,15 +49,38 @@ struct CallWatchdogTests {
         _ = watchdog.register(entry)
         let loop = Task { await watchdog.run() }
         connection.close()
-        await entry.wait()  // returns once the loop has seen the closed connection
+        #expect(await entry.wait() == .cancelled)  // returns once the loop has seen the closed connection
         loop.cancel()
         await loop.value
     }
 
     @Test func aFiredEntryStaysFired() async {
         let entry = CallWatchdog.Entry(client: ClientToken(1), requestID: nil, isConnected: { true })
-        entry.fire()
-        await entry.wait()
-        await entry.wait()
+        entry.fire(.cancelled)
+        entry.fire(.shuttingDown)  // the first reason wins
+        #expect(await entry.wait() == .cancelled)
+        #expect(await entry.wait() == .cancelled)
+    }
+
+    @Test func shutdownEndsEveryCallInFlightAndEveryLaterOne() async {
+        let watchdog = CallWatchdog()
+        let inFlight = CallWatchdog.Entry(client: ClientToken(1), requestID: JSONRPCID(1), isConnected: { true })
+        let alreadyCancelled = CallWatchdog.Entry(
+            client: ClientToken(2),
+            requestID: JSONRPCID(1),
+            isConnected: { true }
+        )
+        _ = watchdog.register(inFlight)
+        _ = watchdog.register(alreadyCancelled)
+        watchdog.cancel(client: ClientToken(2), requestID: JSONRPCID(1))
+        let waiting = Task { await inFlight.wait() }
+
+        watchdog.interruptAll()
+
+        #expect(await waiting.value == .shuttingDown)
+        #expect(await alreadyCancelled.wait() == .cancelled)
+        let later = CallWatchdog.Entry(client: ClientToken(3), requestID: nil, isConnected: { true })
+        _ = watchdog.register(later)
+        #expect(await later.wait() == .shuttingDown)
     }
 }

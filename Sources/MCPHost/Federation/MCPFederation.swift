@@ -28,8 +28,10 @@ public final class MCPFederation: Sendable {
     private let catalogState = Mutex(FederatedCatalog.empty)
     private let resourceOwners = Mutex<[String: String]>([:])
     private let listRequests = Atomic<UInt64>(0)
-    /// Open 2026 `subscriptions/listen` streams.
-    private let listeners = Mutex<[UInt64: (mailbox: Mailbox<MCPSession.SessionEvent>, toolsListChanged: Bool)]>([:])
+    /// Open 2026 `subscriptions/listen` streams; `isClosed` once shutdown has ended them.
+    private let listeners = Mutex<
+        (open: [UInt64: (mailbox: Mailbox<MCPSession.SessionEvent>, toolsListChanged: Bool)], isClosed: Bool)
+    >(([:], false))
     private let listenerKeys = Atomic<UInt64>(0)
     private let pins: ToolPinRegistry
     private let logger: Logger
@@ -101,12 +103,24 @@ public final class MCPFederation: Sendable {
         }
     }
 
+    /// Answers every request still waiting for an upstream, and every later one, with a JSON-RPC
+    /// error saying the gateway is shutting down (the end of shutdown's drain).
+    public func interruptCalls() {
+        watchdog.interruptAll()
+    }
+
+    /// Kills every stdio server's process group at once, without the orderly stop: for a gateway
+    /// that must exit now (its shutdown overran its bound).
+    public static func killServerProcessesNow() {
+        ChildProcess.killEveryGroupNow()
+    }
+
     /// Ends every session's notification stream (shutdown).
     public func closeSessions() {
         sessions.closeAll()
         let open = listeners.withLock { listeners -> [Mailbox<MCPSession.SessionEvent>] in
-            defer { listeners = [:] }
-            return listeners.values.map(\.mailbox)
+            defer { listeners = ([:], true) }
+            return listeners.open.values.map(\.mailbox)
         }
         for mailbox in open { mailbox.post(.end) }
     }
@@ -116,12 +130,17 @@ public final class MCPFederation: Sendable {
     func openListener(toolsListChanged: Bool) -> (Mailbox<MCPSession.SessionEvent>, UInt64) {
         let mailbox = Mailbox<MCPSession.SessionEvent>(capacity: 64)
         let key = listenerKeys.wrappingAdd(1, ordering: .relaxed).oldValue
-        listeners.withLock { $0[key] = (mailbox, toolsListChanged) }
+        let isClosed = listeners.withLock { listeners in
+            if !listeners.isClosed { listeners.open[key] = (mailbox, toolsListChanged) }
+            return listeners.isClosed
+        }
+        // A stream opened while the gateway stops ends at once, like those open when it began.
+        if isClosed { mailbox.post(.end) }
         return (mailbox, key)
     }
 
     func closeListener(_ key: UInt64) {
-        _ = listeners.withLock { $0.removeValue(forKey: key) }
+        _ = listeners.withLock { $0.open.removeValue(forKey: key) }
     }
 
     private func rebuildCatalog() {
@@ -134,7 +153,7 @@ public final class MCPFederation: Sendable {
         guard changed else { return }
         let notification = JSONRPCMessage.notification(method: "notifications/tools/list_changed")
         for session in sessions.all { session.notifications.post(.message(notification)) }
-        let listening = listeners.withLock { $0.values.filter(\.toolsListChanged).map(\.mailbox) }
+        let listening = listeners.withLock { $0.open.values.filter(\.toolsListChanged).map(\.mailbox) }
         for mailbox in listening { mailbox.post(.message(notification)) }
     }
 
@@ -330,7 +349,13 @@ public final class MCPFederation: Sendable {
                 onNotification: onNotification
             )
         } catch {
-            logger.notice("MCP call failed", metadata: ["mcp_server": "\(server.name)", "error": "\(error)"])
+            // A cancelled call was ended by its route (client gone, shutdown), which says so itself.
+            let level: Logger.Level = Task.isCancelled ? .debug : .notice
+            logger.log(
+                level: level,
+                "MCP call failed",
+                metadata: ["mcp_server": "\(server.name)", "error": "\(error)"]
+            )
             return .errorResponse(id: id, error: error.jsonRPCError)
         }
     }

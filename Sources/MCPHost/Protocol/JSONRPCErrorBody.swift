@@ -11,6 +11,8 @@ public enum JSONRPCErrorCode: Int, Sendable {
     case unauthorized = -32001
     /// Implementation-defined server error: the request body exceeds the gateway's limit.
     case requestTooLarge = -32002
+    /// Implementation-defined server error: the gateway stopped before the request was answered.
+    case gatewayShuttingDown = -32000
 }
 
 /// Renders a JSON-RPC error response. Errors found before the body is read (authentication, size)

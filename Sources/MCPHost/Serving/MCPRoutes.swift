@@ -248,20 +248,23 @@ public struct MCPRoutes: Sendable {
         return eventStream(message, context: context, caller: caller)
     }
 
-    /// Methods that run an upstream tool, prompt or read, and may take long.
-    private static let routedMethods: Set<String> = [
+    /// Methods that wait for upstream servers (a routed call, or a list merged from every server),
+    /// and may take long.
+    private static let upstreamMethods: Set<String> = [
         "tools/call", "prompts/get", "resources/read", "completion/complete",
+        "prompts/list", "resources/list", "resources/templates/list",
     ]
 
     /// Answers a request, cancelling it (upstream too) when the client's connection closes or a
-    /// session-era client sends `notifications/cancelled` for it (`CallWatchdog`).
+    /// session-era client sends `notifications/cancelled` for it, and answering it with an error
+    /// when the gateway's shutdown reaches its deadline (`CallWatchdog`).
     private func cancellable(
         _ message: JSONRPCMessage,
         context: MCPCallContext,
         caller: Caller,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
     ) async -> JSONRPCMessage {
-        guard let id = message.id, let method = message.method, Self.routedMethods.contains(method) else {
+        guard let id = message.id, let method = message.method, Self.upstreamMethods.contains(method) else {
             return await federation.handle(message, context: context, onNotification: onNotification)
         }
         let isSessionBased: Bool
@@ -274,18 +277,39 @@ public struct MCPRoutes: Sendable {
         let key = federation.watchdog.register(watch)
         defer { federation.watchdog.remove(key) }
         let federation = self.federation
-        let reply = await withTaskGroup(of: JSONRPCMessage?.self) { group in
-            group.addTask { await federation.handle(message, context: context, onNotification: onNotification) }
-            group.addTask {
-                await watch.wait()
-                return nil
-            }
-            let first = await group.next() ?? nil
+        enum Outcome: Sendable {
+            case reply(JSONRPCMessage)
+            case interrupted(CallWatchdog.Interruption)
+        }
+        let outcome = await withTaskGroup(of: Outcome.self) { group in
+            group.addTask { .reply(await federation.handle(message, context: context, onNotification: onNotification)) }
+            group.addTask { .interrupted(await watch.wait()) }
+            let first = await group.next() ?? .interrupted(.cancelled)
             group.cancelAll()
             return first
         }
-        return reply
-            ?? .errorResponse(id: id, error: JSONRPCErrorObject(code: .internalError, message: "Request cancelled"))
+        switch outcome {
+        case .reply(let reply):
+            return reply
+        case .interrupted(.cancelled):
+            logger.info(
+                "MCP request cancelled: the client left or cancelled it",
+                metadata: ["method": "\(method)", "agent": "\(context.agent)"]
+            )
+            return .errorResponse(id: id, error: JSONRPCErrorObject(code: .internalError, message: "Request cancelled"))
+        case .interrupted(.shuttingDown):
+            logger.notice(
+                "MCP request interrupted by shutdown",
+                metadata: ["method": "\(method)", "agent": "\(context.agent)"]
+            )
+            return .errorResponse(
+                id: id,
+                error: JSONRPCErrorObject(
+                    code: .gatewayShuttingDown,
+                    message: "The gateway is shutting down; the request was interrupted. Retry it on another instance."
+                )
+            )
+        }
     }
 
     /// A reply as SSE: progress and log notifications of the call, then its result.

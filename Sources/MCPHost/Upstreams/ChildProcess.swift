@@ -119,6 +119,7 @@ final class ChildProcess: Sendable {
         }
         let eventLoop = group.next()
         let exitStatus = eventLoop.makePromise(of: ChildProcessExit.self)
+        unreaped.withLock { _ = $0.insert(pid) }
         waitForExit(pid: pid, promise: exitStatus)
         do {
             let streams = try await NIOPipeBootstrap(group: eventLoop)
@@ -142,6 +143,16 @@ final class ChildProcess: Sendable {
         kill(-pid, signal)
     }
 
+    /// Children not yet reaped: a pid leaves the set only when `waitpid` returned it, so a pid
+    /// here is never another process's.
+    private static let unreaped = Mutex<Set<pid_t>>([])
+
+    /// SIGKILL to the process group of every child still alive: the last resort of a gateway that
+    /// exits without its orderly stop (shutdown past its bound).
+    static func killEveryGroupNow() {
+        for pid in unreaped.withLock({ $0 }) { kill(-pid, SIGKILL) }
+    }
+
     /// A thread of its own blocks in `waitpid` until the child exits: it reaps it (no zombie)
     /// and reports how it ended.
     private static func waitForExit(pid: pid_t, promise: EventLoopPromise<ChildProcessExit>) {
@@ -149,10 +160,13 @@ final class ChildProcess: Sendable {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 {
                 guard errno == EINTR else {
+                    unreaped.withLock { _ = $0.remove(pid) }
                     promise.succeed(.exited(code: -1))
                     return
                 }
             }
+            // Still the group's leader pid until now, so the group can be signalled up to here.
+            unreaped.withLock { _ = $0.remove(pid) }
             let signal = gatehouse_wait_status_signal(status)
             promise.succeed(
                 signal != 0 ? .signalled(signal: signal) : .exited(code: gatehouse_wait_status_exit_code(status))

@@ -38,8 +38,8 @@ final class StdioUpstreamConnection: UpstreamConnection {
     private let closedContinuation: AsyncStream<String>.Continuation
     private let onUpstreamMessage: @Sendable () -> Void
 
-    /// How long each termination step (close stdin, SIGTERM) may take before the next one.
-    static let terminationStepTimeout: Duration = .seconds(1)
+    /// How long each termination step (close stdin, SIGTERM, SIGKILL) may take before the next one.
+    static let terminationStepTimeout = UpstreamStopBound.step
 
     private struct Waiter {
         let continuation: CheckedContinuation<Result<JSONRPCMessage, UpstreamCallError>, Never>
@@ -195,7 +195,11 @@ final class StdioUpstreamConnection: UpstreamConnection {
             process.signalGroup(SIGTERM)
             if !(await Self.exited(process, within: Self.terminationStepTimeout)) {
                 process.signalGroup(SIGKILL)
-                _ = try? await process.exit.get()
+                // A process in uninterruptible sleep is not reaped at once; its waiter thread
+                // reaps it whenever it goes, so the shutdown need not wait longer than a step.
+                if !(await Self.exited(process, within: Self.terminationStepTimeout)) {
+                    logger.warning("MCP server not reaped one step after SIGKILL", metadata: ["pid": "\(process.pid)"])
+                }
             }
         }
         process.signalGroup(SIGKILL)

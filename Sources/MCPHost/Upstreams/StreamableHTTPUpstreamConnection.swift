@@ -154,7 +154,11 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
             var request = HTTPClientRequest(url: endpoint.url)
             request.method = .DELETE
             addCommonHeaders(to: &request, sessionID: sessionID)
-            _ = try? await client.execute(request, timeout: .seconds(2))
+            // Shutdown arrives as cancellation, which would fail the DELETE before it is sent;
+            // the request runs in a task of its own, awaited, and bounded by one stop step.
+            let client = self.client
+            let delete = Task { _ = try? await client.execute(request, timeout: TimeAmount(UpstreamStopBound.step)) }
+            await delete.value
         }
         close(reason: "stopped by the gateway")
     }

@@ -40,6 +40,15 @@ public enum UpstreamCallError: Error, Sendable, Equatable, CustomStringConvertib
     }
 }
 
+/// How long stopping an upstream server may take (gateway shutdown, restart): a stdio server gets
+/// end of input, then SIGTERM, then SIGKILL to its process group, one `step` apart, and one more
+/// step to be reaped; an HTTP server gets its session's DELETE, bounded by one step. Servers stop
+/// concurrently, so `bound` holds for all of them together.
+public enum UpstreamStopBound {
+    public static let step: Duration = .seconds(1)
+    public static let bound: Duration = step * 3
+}
+
 /// Receives what an upstream sends that is not the reply to a call: notifications not tied to a
 /// call (`notifications/tools/list_changed`, logging) and requests from the server.
 struct UpstreamEventHandlers: Sendable {
