@@ -1,11 +1,13 @@
 internal import AsyncHTTPClient
 internal import NIOCore
 internal import NIOHTTP1
+internal import Synchronization
 
 /// The pooled HTTP client every provider call goes through: keep-alive connections reused across
 /// requests, so a warm gateway never sets up a connection on the hot path.
 public final class UpstreamClient: Sendable {
     let http: HTTPClient
+    private let interrupted = Atomic<Bool>(false)
 
     public init(configuration: LLMProxyConfiguration) {
         var clientConfiguration = HTTPClient.Configuration(
@@ -25,6 +27,17 @@ public final class UpstreamClient: Sendable {
         // own failover is the retry.
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+    }
+
+    /// Whether `interrupt()` was called: a failed upstream request is then the gateway's shutdown,
+    /// not the provider's fault, and the client is told so.
+    var isInterrupted: Bool { interrupted.load(ordering: .relaxed) }
+
+    /// Fails every provider request in flight, and every later one: the end of shutdown's drain.
+    /// Costs requests nothing before then: exchanges look at `isInterrupted` only once a request failed.
+    public func interrupt() async {
+        interrupted.store(true, ordering: .relaxed)
+        try? await http.shutdown()
     }
 
     public func shutdown() async {

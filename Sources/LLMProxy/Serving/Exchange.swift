@@ -48,6 +48,7 @@ struct Exchange: Sendable {
                 try? await Task.sleep(for: FailoverPolicy.backoff(beforePass: pass, random: &random))
             }
             for target in runtime.router.attemptOrder(for: route, random: &random) {
+                if runtime.client.isInterrupted { return shuttingDown() }
                 guard let plan = api.plan(for: target.provider) else { continue }
                 let upstreamBody: ByteBuffer
                 switch prepareBody(plan: plan, deployment: target.deployment) {
@@ -76,6 +77,7 @@ struct Exchange: Sendable {
                         logger: logger
                     )
                 } catch {
+                    if runtime.client.isInterrupted { return shuttingDown() }
                     let isTimeout = (error as? HTTPClientError) == .deadlineExceeded
                     let failure: FailoverPolicy.AttemptFailure = isTimeout ? .timedOut : .connectionFailed
                     lastFailure =
@@ -245,6 +247,7 @@ struct Exchange: Sendable {
             // Silence between chunks is bounded by the client's read (idle) timeout.
             body = try await response.body.collect(upTo: Self.maximumResponseBody)
         } catch {
+            if runtime.client.isInterrupted { return shuttingDown() }
             logger.warning(
                 "upstream response failed",
                 metadata: attemptMetadata(target, ["error": "\(Self.describe(error))"])
@@ -276,6 +279,19 @@ struct Exchange: Sendable {
             let translated = AnthropicToOpenAIChat.response(completion, clientModel: envelope.model)
             return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
         }
+    }
+
+    static let shutdownStreamMessage = "The gateway is shutting down; the stream was interrupted."
+
+    /// The answer to a request still waiting for its provider when shutdown's drain ends.
+    private func shuttingDown() -> Response {
+        logger.notice("request interrupted by shutdown", metadata: ["model": "\(envelope.model)"])
+        return LLMProxyService.error(
+            .overloaded,
+            status: .serviceUnavailable,
+            message: "The gateway is shutting down; the request was interrupted. Retry it on another instance.",
+            dialect: api.dialect
+        )
     }
 
     private func invalidUpstreamBody() -> Response {
@@ -381,10 +397,7 @@ struct Exchange: Sendable {
                     // the client's own error frame and a proper end of the response, before the
                     // shutdown cancels what is left.
                     try? await writer.write(
-                        StreamRelay.errorEvent(
-                            message: "The gateway is shutting down; the stream was interrupted.",
-                            dialect: exchange.api.dialect
-                        )
+                        StreamRelay.errorEvent(message: Self.shutdownStreamMessage, dialect: exchange.api.dialect)
                     )
                 }
                 try await writer.finish(nil)
@@ -420,9 +433,10 @@ struct Exchange: Sendable {
         } catch {
             let reason = Self.describe(error)
             if !Task.isCancelled && !relay.isFinished {
-                await outputs.send([
-                    StreamRelay.errorEvent(message: "The upstream stream failed: \(reason).", dialect: api.dialect)
-                ])
+                let message =
+                    runtime.client.isInterrupted
+                    ? Self.shutdownStreamMessage : "The upstream stream failed: \(reason)."
+                await outputs.send([StreamRelay.errorEvent(message: message, dialect: api.dialect)])
             }
             outputs.finish()
             return StreamOutcome(usage: relay.observer.usage, failure: reason)
