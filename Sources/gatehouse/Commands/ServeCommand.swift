@@ -11,7 +11,6 @@ internal import Policy
 internal import Prometheus
 internal import ServiceLifecycle
 internal import Store
-internal import Synchronization
 internal import UnixSignals
 
 struct ServeCommand: AsyncParsableCommand {
@@ -198,50 +197,68 @@ struct GatewayRunner {
                 logger.info("listening", metadata: ["url": "http://\(shownHost):\(port)"])
             }
         )
-        let storeService = StoreService(store: store, logger: logger)
-        var groupConfiguration = ServiceGroupConfiguration(
+        let plan = ShutdownPlan(
+            gracePeriod: configuration.server.shutdownGracePeriod,
+            mcpServerCount: configuration.mcp.servers.count
+        )
+        let watchdog = ShutdownWatchdog(plan: plan, logger: logger) { MCPFederation.killServerProcessesNow() }
+        // Started in this order and stopped in the reverse one, each after the previous has
+        // finished: the shutdown is armed, session streams end, the HTTP server drains, the MCP
+        // servers stop, the last usage rows are written, the store closes.
+        let groupConfiguration = ServiceGroupConfiguration(
             services: [
-                .init(service: storeService), .init(service: UsageWriter(ledger: ledger, store: store, logger: logger)),
-                .init(service: MCPSupervisorService(federation: federation)),
-                .init(service: application),
-                .init(service: MCPSessionCloser(federation: federation)),
+                .init(service: watchdog.track(StoreService(store: store), named: "store")),
+                .init(
+                    service: watchdog.track(UsageWriter(ledger: ledger, store: store, logger: logger), named: "usage")
+                ),
+                .init(service: watchdog.track(MCPSupervisorService(federation: federation), named: "mcp-servers")),
+                .init(
+                    service: watchdog.track(
+                        DrainingHTTPServer(
+                            application: application,
+                            plan: plan,
+                            onInterrupt: {
+                                federation.interruptCalls()
+                                await upstreamClient.interrupt()
+                            },
+                            logger: logger
+                        ),
+                        named: "http"
+                    )
+                ),
+                .init(service: watchdog.track(MCPSessionCloser(federation: federation), named: "mcp-sessions")),
+                .init(service: ShutdownStart(watchdog: watchdog)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        groupConfiguration.maximumGracefulShutdownDuration = configuration.server.shutdownGracePeriod
-        groupConfiguration.maximumCancellationDuration = .seconds(1)
+        // No group-level time limits: each service bounds its own shutdown (`ShutdownPlan`), and
+        // the watchdog ends the process with status 1 if they overrun together. (The group's
+        // cancellation limit would end it with a trap instead.)
+        var failure: (any Error)?
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
         } catch {
-            // Past the grace period the group cancels what is still open; that is the shutdown we asked for.
-            guard storeService.shutdownRequested else { throw error }
-            logger.notice("connections still open after the grace period were closed", metadata: ["error": "\(error)"])
+            failure = error
         }
         await upstreamClient.shutdown()
         await store.close()
+        watchdog.disarm()
+        if let failure {
+            logger.error("stopped after a failure", metadata: ["error": "\(failure)"])
+            throw failure
+        }
         logger.info("stopped")
     }
 }
 
 /// Keeps the store open while the gateway runs, and closes it (flushing the WAL) after the
-/// HTTP server has stopped: services stop in reverse order, and this one is listed first.
-final class StoreService: Service, Sendable {
-    private let store: Store
-    private let logger: Logger
-    private let requested = Atomic<Bool>(false)
-
-    init(store: Store, logger: Logger) {
-        self.store = store
-        self.logger = logger
-    }
-
-    var shutdownRequested: Bool { requested.load(ordering: .relaxed) }
+/// usage writer has written the last rows: services stop in reverse order, and this one is first.
+struct StoreService: Service {
+    let store: Store
 
     func run() async throws {
         try? await gracefulShutdown()
-        requested.store(true, ordering: .relaxed)
-        logger.info("shutting down")
         await store.close()
     }
 }
