@@ -25,6 +25,8 @@ Prompt greet(name) ("Hello, NAME!"); resources fixture://motd and the template f
 cannot start until a file appears). Each message about that goes to stderr.
 --stubborn: ignore SIGTERM and SIGINT, and keep running for STUBBORN_LINGER seconds after stdin
 closes: a server that only SIGKILL stops (the linger bounds how long a test can leak it).
+--linger SECONDS: keep running for SECONDS after stdin closes (finishing work, as many real servers
+do), while SIGTERM still ends it at once.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--require-file", type=pathlib.Path, help="exit 1 at once unless this file exists")
     parser.add_argument("--stubborn", action="store_true", help="ignore SIGTERM, SIGINT and the end of stdin")
     parser.add_argument("--http", metavar="PORT", type=int, help="serve Streamable HTTP on 127.0.0.1:PORT/mcp")
+    parser.add_argument("--linger", metavar="SECONDS", type=float, default=0.0, help="stay up after stdin closes")
     return parser.parse_args(argv)
 
 
@@ -135,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         serve_http(server, args.http)
         return 0
     server.run("stdio")
-    if args.stubborn:
-        print(f"fixture: stdin closed; staying up for {STUBBORN_LINGER} s", file=sys.stderr, flush=True)
-        time.sleep(STUBBORN_LINGER)
+    linger = STUBBORN_LINGER if args.stubborn else args.linger
+    if linger > 0:
+        print(f"fixture: stdin closed; staying up for {linger} s", file=sys.stderr, flush=True)
+        time.sleep(linger)
     return 0
 
 
