@@ -209,6 +209,28 @@ struct TokenUsageTests {
         #expect(TokenUsage.fromAnthropic(.null, base: second) == second)
     }
 
+    /// A provider's negative counts read as 0, so totals and counters never go backwards.
+    @Test func negativeCountsReadAsZero() throws {
+        let chat = try JSONValue.parse(
+            #"{"prompt_tokens":-5,"completion_tokens":-1,"prompt_tokens_details":{"cached_tokens":-2,"cache_write_tokens":-3}}"#
+        )
+        #expect(TokenUsage.fromOpenAIChat(chat) == .zero)
+        let responses = try JSONValue.parse(#"{"input_tokens":-9,"output_tokens":4}"#)
+        #expect(TokenUsage.fromOpenAIResponses(responses) == TokenUsage(outputTokens: 4))
+        let anthropic = try JSONValue.parse(
+            #"{"input_tokens":-1,"cache_creation_input_tokens":-9223372036854775808,"cache_read_input_tokens":-1,"output_tokens":3}"#
+        )
+        #expect(TokenUsage.fromAnthropic(anthropic) == AnthropicUsageFields(output: 3))
+    }
+
+    @Test func anthropicTotalsSaturateAtTheLargestCount() {
+        let fields = AnthropicUsageFields(input: .max, output: 1, cacheCreation: 1, cacheRead: .max)
+        #expect(
+            fields.tokenUsage
+                == TokenUsage(inputTokens: .max, outputTokens: 1, cachedInputTokens: .max, cacheWriteInputTokens: 1)
+        )
+    }
+
     @Test func anthropicTotalsIncludeBothCacheParts() {
         #expect(
             AnthropicUsageFields(input: 3, output: 7, cacheCreation: 11, cacheRead: 13).tokenUsage

@@ -23,25 +23,25 @@ public struct TokenUsage: Sendable, Equatable {
 
     /// OpenAI chat `usage` (`prompt_tokens`, `completion_tokens`, details) or embeddings usage.
     public static func fromOpenAIChat(_ usage: JSONValue) -> TokenUsage? {
-        guard let object = usage.objectValue, let prompt = object["prompt_tokens"]?.intValue else { return nil }
+        guard let object = usage.objectValue, let prompt = count(object["prompt_tokens"]) else { return nil }
         let details = object["prompt_tokens_details"]
         return TokenUsage(
             inputTokens: prompt,
-            outputTokens: object["completion_tokens"]?.intValue ?? 0,
-            cachedInputTokens: details?["cached_tokens"]?.intValue ?? 0,
-            cacheWriteInputTokens: details?["cache_write_tokens"]?.intValue ?? 0
+            outputTokens: count(object["completion_tokens"]) ?? 0,
+            cachedInputTokens: count(details?["cached_tokens"]) ?? 0,
+            cacheWriteInputTokens: count(details?["cache_write_tokens"]) ?? 0
         )
     }
 
     /// OpenAI Responses `usage` (`input_tokens`, `output_tokens`, details).
     public static func fromOpenAIResponses(_ usage: JSONValue) -> TokenUsage? {
-        guard let object = usage.objectValue, let input = object["input_tokens"]?.intValue else { return nil }
+        guard let object = usage.objectValue, let input = count(object["input_tokens"]) else { return nil }
         let details = object["input_tokens_details"]
         return TokenUsage(
             inputTokens: input,
-            outputTokens: object["output_tokens"]?.intValue ?? 0,
-            cachedInputTokens: details?["cached_tokens"]?.intValue ?? 0,
-            cacheWriteInputTokens: details?["cache_write_tokens"]?.intValue ?? 0
+            outputTokens: count(object["output_tokens"]) ?? 0,
+            cachedInputTokens: count(details?["cached_tokens"]) ?? 0,
+            cacheWriteInputTokens: count(details?["cache_write_tokens"]) ?? 0
         )
     }
 
@@ -50,11 +50,17 @@ public struct TokenUsage: Sendable, Equatable {
     public static func fromAnthropic(_ usage: JSONValue, base: AnthropicUsageFields = .init()) -> AnthropicUsageFields {
         var fields = base
         guard let object = usage.objectValue else { return fields }
-        if let value = object["input_tokens"]?.intValue { fields.input = value }
-        if let value = object["output_tokens"]?.intValue { fields.output = value }
-        if let value = object["cache_creation_input_tokens"]?.intValue { fields.cacheCreation = value }
-        if let value = object["cache_read_input_tokens"]?.intValue { fields.cacheRead = value }
+        if let value = count(object["input_tokens"]) { fields.input = value }
+        if let value = count(object["output_tokens"]) { fields.output = value }
+        if let value = count(object["cache_creation_input_tokens"]) { fields.cacheCreation = value }
+        if let value = count(object["cache_read_input_tokens"]) { fields.cacheRead = value }
         return fields
+    }
+
+    /// A token count as a provider wrote it, negatives read as 0: totals, metrics and costs add
+    /// these up, and a counter must never go backwards.
+    static func count(_ value: JSONValue?) -> Int? {
+        value?.intValue.map { max($0, 0) }
     }
 }
 
@@ -74,14 +80,24 @@ public struct AnthropicUsageFields: Sendable, Equatable {
 
     /// Anthropic's `input_tokens` excludes cached parts; the total prompt is the sum of the three.
     public var tokenUsage: TokenUsage {
-        // Saturating: the three counts come from the upstream.
-        let (partial, firstOverflow) = input.addingReportingOverflow(cacheCreation)
-        let (total, secondOverflow) = partial.addingReportingOverflow(cacheRead)
-        return TokenUsage(
-            inputTokens: firstOverflow || secondOverflow ? .max : total,
+        TokenUsage(
+            inputTokens: .saturatingSum(input, cacheCreation, cacheRead),
             outputTokens: output,
             cachedInputTokens: cacheRead,
             cacheWriteInputTokens: cacheCreation
         )
+    }
+}
+
+extension Int {
+    /// The sum, pinned at `.max` (or `.min`) instead of trapping: token counts come from upstream
+    /// bodies, and a provider that reports absurd numbers must not stop the gateway.
+    static func saturatingSum(_ values: Int...) -> Int {
+        var total = 0
+        for value in values {
+            let (sum, overflow) = total.addingReportingOverflow(value)
+            total = overflow ? (value > 0 ? .max : .min) : sum
+        }
+        return total
     }
 }

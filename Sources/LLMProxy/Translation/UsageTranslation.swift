@@ -14,20 +14,22 @@ enum UsageTranslation {
         /// Every field present in `usage` replaces the current value and absent fields keep theirs:
         /// `message_delta` usage is cumulative, so summing would count tokens twice.
         mutating func overwrite(with usage: JSONObject) {
-            if let value = usage["input_tokens"]?.intValue { inputTokens = value }
-            if let value = usage["cache_creation_input_tokens"]?.intValue { cacheCreationInputTokens = value }
-            if let value = usage["cache_read_input_tokens"]?.intValue { cacheReadInputTokens = value }
-            if let value = usage["output_tokens"]?.intValue { outputTokens = value }
-            if let value = usage["output_tokens_details"]?["thinking_tokens"]?.intValue { thinkingTokens = value }
+            if let value = TokenUsage.count(usage["input_tokens"]) { inputTokens = value }
+            if let value = TokenUsage.count(usage["cache_creation_input_tokens"]) { cacheCreationInputTokens = value }
+            if let value = TokenUsage.count(usage["cache_read_input_tokens"]) { cacheReadInputTokens = value }
+            if let value = TokenUsage.count(usage["output_tokens"]) { outputTokens = value }
+            if let value = TokenUsage.count(usage["output_tokens_details"]?["thinking_tokens"]) {
+                thinkingTokens = value
+            }
         }
 
         /// The OpenAI `usage` object: `prompt_tokens` is the total input, cached parts included.
         var openAIUsage: JSONObject {
-            let promptTokens = inputTokens + cacheCreationInputTokens + cacheReadInputTokens
+            let promptTokens = Int.saturatingSum(inputTokens, cacheCreationInputTokens, cacheReadInputTokens)
             return JSONObject([
                 "prompt_tokens": JSONValue(promptTokens),
                 "completion_tokens": JSONValue(outputTokens),
-                "total_tokens": JSONValue(promptTokens + outputTokens),
+                "total_tokens": JSONValue(Int.saturatingSum(promptTokens, outputTokens)),
                 "prompt_tokens_details": .object(
                     JSONObject([
                         "cached_tokens": JSONValue(cacheReadInputTokens),
@@ -48,15 +50,18 @@ enum UsageTranslation {
         var cacheWriteTokens: Int?
 
         init(_ usage: JSONObject) {
-            promptTokens = usage["prompt_tokens"]?.intValue ?? 0
-            completionTokens = usage["completion_tokens"]?.intValue ?? 0
+            promptTokens = TokenUsage.count(usage["prompt_tokens"]) ?? 0
+            completionTokens = TokenUsage.count(usage["completion_tokens"]) ?? 0
             let details = usage["prompt_tokens_details"]
-            cachedTokens = details?["cached_tokens"]?.intValue ?? 0
-            cacheWriteTokens = details?["cache_write_tokens"]?.intValue
+            cachedTokens = TokenUsage.count(details?["cached_tokens"]) ?? 0
+            cacheWriteTokens = TokenUsage.count(details?["cache_write_tokens"])
         }
 
         /// Anthropic counts uncached input separately; clamp so an inconsistent upstream never yields a negative count.
-        var uncachedInputTokens: Int { max(0, promptTokens - cachedTokens - (cacheWriteTokens ?? 0)) }
+        var uncachedInputTokens: Int {
+            let afterCacheReads = promptTokens - min(cachedTokens, promptTokens)
+            return afterCacheReads - min(cacheWriteTokens ?? 0, afterCacheReads)
+        }
 
         /// The full Anthropic `usage` of a Messages response.
         var anthropicUsage: JSONObject {

@@ -269,6 +269,27 @@ struct AnthropicToOpenAIChatResponseTests {
         )
     }
 
+    /// Usage comes from the upstream: cached parts larger than the prompt once overflowed the
+    /// subtraction, and negative counts went through as they were.
+    @Test func absurdUsageIsClampedInsteadOfTrapping() throws {
+        let completion = try Golden.object(
+            #"""
+            {"id":"chatcmpl-3","choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"x"}}],
+             "usage":{"prompt_tokens":10,"completion_tokens":-6,
+               "prompt_tokens_details":{"cached_tokens":9223372036854775807,"cache_write_tokens":9223372036854775807}}}
+            """#
+        )
+        try expectJSON(
+            AnthropicToOpenAIChat.response(completion, clientModel: "claude-x"),
+            #"""
+            {"id":"chatcmpl-3","type":"message","role":"assistant","model":"claude-x",
+             "content":[{"type":"text","text":"x"}],"stop_reason":"end_turn","stop_sequence":null,
+             "usage":{"input_tokens":0,"cache_creation_input_tokens":9223372036854775807,
+               "cache_read_input_tokens":9223372036854775807,"output_tokens":0}}
+            """#
+        )
+    }
+
     @Test(arguments: [
         ("stop", "end_turn"), ("length", "max_tokens"), ("tool_calls", "tool_use"), ("function_call", "tool_use"),
         ("content_filter", "refusal"), ("something_new", "end_turn"),

@@ -351,6 +351,28 @@ struct OpenAIChatToAnthropicResponseTests {
         )
     }
 
+    /// Usage comes from the upstream: the OpenAI totals add its counts, which once overflowed.
+    @Test func absurdUsageSaturatesInsteadOfTrapping() throws {
+        let message = try Golden.object(
+            #"""
+            {"id":"msg_5","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"}],
+             "stop_reason":"end_turn","usage":{"input_tokens":9223372036854775807,"cache_creation_input_tokens":-40,
+               "cache_read_input_tokens":1,"output_tokens":5}}
+            """#
+        )
+        try expectJSON(
+            OpenAIChatToAnthropic.response(message, clientModel: "gpt-x", created: 42),
+            #"""
+            {"id":"msg_5","object":"chat.completion","created":42,"model":"gpt-x",
+             "choices":[{"index":0,"logprobs":null,"finish_reason":"stop",
+               "message":{"role":"assistant","content":"Hi","refusal":null}}],
+             "usage":{"prompt_tokens":9223372036854775807,"completion_tokens":5,"total_tokens":9223372036854775807,
+               "prompt_tokens_details":{"cached_tokens":1,"cache_write_tokens":0},
+               "completion_tokens_details":{"reasoning_tokens":0}}}
+            """#
+        )
+    }
+
     @Test(arguments: [
         ("end_turn", "stop"), ("stop_sequence", "stop"), ("pause_turn", "stop"), ("max_tokens", "length"),
         ("model_context_window_exceeded", "length"), ("tool_use", "tool_calls"), ("refusal", "content_filter"),
