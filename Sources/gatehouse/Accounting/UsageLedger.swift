@@ -50,6 +50,11 @@ final class UsageLedger: UsageSink, Sendable {
 
     func record(_ usage: UsageRecord) async {
         let key = Key(agent: usage.agent, model: usage.model)
+        // Rows, totals and Prometheus counters never go backwards (a negative increment traps
+        // in the counter), whatever a sink's caller passes.
+        let inputTokens = max(usage.usage.inputTokens, 0)
+        let outputTokens = max(usage.usage.outputTokens, 0)
+        let costPicoUSD = max(usage.costPicoUSD, 0)
         let row = LLMUsageRow(
             recordedAt: UTCTimestamp.now(),
             requestID: usage.requestID,
@@ -59,11 +64,11 @@ final class UsageLedger: UsageSink, Sendable {
             upstreamModel: usage.upstreamModel,
             endpoint: usage.endpoint.rawValue,
             isStreaming: usage.isStreaming,
-            inputTokens: usage.usage.inputTokens,
-            outputTokens: usage.usage.outputTokens,
-            cachedInputTokens: usage.usage.cachedInputTokens,
+            inputTokens: inputTokens,
+            outputTokens: outputTokens,
+            cachedInputTokens: max(usage.usage.cachedInputTokens, 0),
             isUsageReported: usage.isUsageReported,
-            costPicoUSD: usage.costPicoUSD,
+            costPicoUSD: costPicoUSD,
             status: usage.status
         )
         let handles = books.withLock { books -> MetricHandles in
@@ -77,10 +82,10 @@ final class UsageLedger: UsageSink, Sendable {
                     outputTokens: 0,
                     costPicoUSD: 0
                 )
-            entry.requests += 1
-            entry.inputTokens += usage.usage.inputTokens
-            entry.outputTokens += usage.usage.outputTokens
-            entry.costPicoUSD += usage.costPicoUSD
+            entry.requests = Self.saturatingSum(entry.requests, 1)
+            entry.inputTokens = Self.saturatingSum(entry.inputTokens, inputTokens)
+            entry.outputTokens = Self.saturatingSum(entry.outputTokens, outputTokens)
+            entry.costPicoUSD = Self.saturatingSum(entry.costPicoUSD, costPicoUSD)
             books.totals[key] = entry
             if books.pending.count < capacity {
                 books.pending.append(row)
@@ -94,9 +99,16 @@ final class UsageLedger: UsageSink, Sendable {
         }
         wakeUps.yield()
         handles.requests.increment()
-        handles.inputTokens.increment(by: usage.usage.inputTokens)
-        handles.outputTokens.increment(by: usage.usage.outputTokens)
-        handles.cost.increment(by: Double(usage.costPicoUSD) / 1e12)
+        handles.inputTokens.increment(by: inputTokens)
+        handles.outputTokens.increment(by: outputTokens)
+        handles.cost.increment(by: Double(costPicoUSD) / 1e12)
+    }
+
+    /// Totals add upstream-reported amounts (never negative here) to totals seeded from the
+    /// store: pinned at the type's maximum rather than trapping on overflow.
+    private static func saturatingSum<Value: FixedWidthInteger>(_ total: Value, _ amount: Value) -> Value {
+        let (sum, overflow) = total.addingReportingOverflow(amount)
+        return overflow ? .max : sum
     }
 
     private func makeHandles(for key: Key) -> MetricHandles {
