@@ -188,6 +188,35 @@ import Testing
         #expect(DurationSyntax.format(.seconds(120)) == "2m")
     }
 
+    /// Numbers too large for the unit once read as "expected a duration" (the user had written
+    /// one); now they are clamped and get the key's range, and nothing overflows converting them.
+    @Test func absurdDurationsAndSizesGetTheKeysRange() {
+        #expect(DurationSyntax.parse("1000000000000s") == .seconds(1_000_000_000))
+        #expect(DurationSyntax.parse("99999999999999999999999h") == .seconds(3_600_000_000_000))
+        #expect(ByteSizeSyntax.parse("99999999999GiB") == .max)
+        #expect(ByteSizeSyntax.parse("99999999999999999999999") == .max)
+        let yaml = """
+            server:
+              idle_timeout: 1000000000000s
+              request_head_timeout: 99999999999999999999999ms
+              max_body_size: 99999999999999999999
+            upstream:
+              connect_timeout: 100000000000h
+            """
+        guard case .invalid(let diagnostics) = decode(yaml) else {
+            Issue.record("expected diagnostics")
+            return
+        }
+        #expect(
+            diagnostics.map(\.description) == [
+                "test.yaml:2:17: error: server.idle_timeout: must be between 100ms and 24h",
+                "test.yaml:3:25: error: server.request_head_timeout: must be between 100ms and 24h",
+                "test.yaml:4:18: error: server.max_body_size: must be between 1KiB and 1GiB",
+                "test.yaml:6:20: error: upstream.connect_timeout: must be between 100ms and 1h",
+            ]
+        )
+    }
+
     @Test func listenAddresses() {
         #expect(ListenAddress.parse("127.0.0.1:4000") == ListenAddress(host: "127.0.0.1", port: 4000))
         #expect(ListenAddress.parse("[::1]:0") == ListenAddress(host: "::1", port: 0))

@@ -7,14 +7,15 @@ enum ByteSizeSyntax {
         ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1),
     ]
 
+    /// Sizes too large for `Int` read as `Int.max`, so the key's range diagnostic reports them.
     static func parse(_ text: String) -> Int? {
         for (suffix, multiplier) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
-            guard let value = Int(number), value >= 0 else { return nil }
+            guard let value = nonNegativeInteger(number) else { return nil }
             let (bytes, overflow) = value.multipliedReportingOverflow(by: multiplier)
-            return overflow ? nil : bytes
+            return overflow ? .max : bytes
         }
-        return Int(text)
+        return Int(text) ?? nonNegativeInteger(text)
     }
 
     static func format(_ bytes: Int) -> String {
@@ -28,6 +29,10 @@ enum ByteSizeSyntax {
 
 /// Durations as users write them: `250ms`, `10s`, `5m`, `1h`.
 enum DurationSyntax {
+    /// Counts above this are clamped: far past any range a key allows, so the key's range
+    /// diagnostic reports them, and small enough that no conversion of the duration overflows.
+    static let largestCount = 1_000_000_000
+
     static func parse(_ text: String) -> Duration? {
         let units: [(suffix: String, make: (Int) -> Duration)] = [
             ("ms", { .milliseconds($0) }), ("s", { .seconds($0) }), ("m", { .seconds($0 * 60) }),
@@ -35,8 +40,8 @@ enum DurationSyntax {
         ]
         for (suffix, make) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
-            guard let value = Int(number), value >= 0, value < 1_000_000_000 else { return nil }
-            return make(value)
+            guard let value = nonNegativeInteger(number) else { return nil }
+            return make(min(value, largestCount))
         }
         return nil
     }
@@ -48,4 +53,14 @@ enum DurationSyntax {
         if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }
         return "\(milliseconds)ms"
     }
+}
+
+/// A non-negative integer as written; digits too many for `Int` read as `Int.max` (too large
+/// for every key, which is what the range check then says).
+private func nonNegativeInteger(_ text: String) -> Int? {
+    if let value = Int(text) { return value >= 0 ? value : nil }
+    guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+        return nil
+    }
+    return .max
 }
