@@ -125,6 +125,25 @@ struct ModelRouterTests {
         #expect(models(router.attemptOrder(for: route, now: now + .seconds(60), random: &random)) == ["a", "b", "c"])
     }
 
+    /// The deadline is kept in Int64 nanoseconds; one past that range once overflowed.
+    @Test func aCoolDownFarInTheFutureKeepsTheTargetLast() throws {
+        let router = makeRouter([
+            ModelRoute(
+                name: "chat",
+                deployments: [
+                    Deployment(provider: "p1", model: "a", priority: 0),
+                    Deployment(provider: "p2", model: "b", priority: 1),
+                ]
+            )
+        ])
+        let route = try #require(router.route(named: "chat"))
+        var random = SplitMix64(seed: 5)
+        let now = ContinuousClock.now
+        let first = try #require(router.attemptOrder(for: route, now: now, random: &random).first)
+        router.coolDown(first, until: now + .seconds(1_000_000_000_000))
+        #expect(models(router.attemptOrder(for: route, now: now + .seconds(86_400), random: &random)) == ["b", "a"])
+    }
+
     @Test func coolingDownTargetsKeepTheirPriorityOrderAmongThemselves() throws {
         let router = makeRouter([
             ModelRoute(

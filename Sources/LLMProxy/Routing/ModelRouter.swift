@@ -122,7 +122,19 @@ final class DeploymentHealth: Sendable {
     }
 
     private static func nanoseconds(_ instant: ContinuousClock.Instant) -> Int64 {
-        let (seconds, attoseconds) = (instant - epoch).components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        (instant - epoch).saturatingNanoseconds
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, pinned to `Int64`'s range rather than trapping (which a duration
+    /// beyond about 292 years would).
+    fileprivate var saturatingNanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        let (total, sumOverflow) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        guard !sumOverflow else { return seconds < 0 ? .min : .max }
+        return total
     }
 }

@@ -1,4 +1,5 @@
 public import CoreMetrics
+internal import Metrics
 
 /// Counts and times the calls clients route to one server: `gatehouse_mcp_calls_total{server,
 /// outcome}` (`ok`: a result, tool errors with `isError` included; `error`: a JSON-RPC error from
@@ -34,13 +35,7 @@ public struct MCPCallMetrics: Sendable {
         case .errorResponse?: error.increment()
         default: failed.increment()
         }
-        duration.recordNanoseconds(elapsed.nanoseconds)
-    }
-}
-
-extension Duration {
-    fileprivate var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        // Converts without overflow (pinned at Int64.max nanoseconds).
+        duration.record(duration: elapsed)
     }
 }
