@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseCore
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import LLMProxy
@@ -113,6 +114,13 @@ func json(_ buffer: ByteBuffer?) throws -> [String: Any] {
 }
 
 @Suite struct ServerTests {
+    /// The force-unwrapped name literals are checked here, not at a request's first use.
+    @Test func gatewayHeaderNames() {
+        #expect(HTTPField.Name.requestID.canonicalName == "x-request-id")
+        #expect(HTTPField.Name.apiKey.canonicalName == "x-api-key")
+        #expect(HTTPField.Name.traceparent.canonicalName == "traceparent")
+    }
+
     @Test func healthReadinessAndRequestID() async throws {
         let harness = try await ServerHarness.make()
         try await harness.test { client in

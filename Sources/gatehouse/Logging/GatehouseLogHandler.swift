@@ -33,9 +33,10 @@ final class LogLineWriter: Sendable {
         bytes.append(UInt8(ascii: "\n"))
         lock.withLock { _ in
             bytes.withUnsafeBytes { buffer in
+                guard let start = buffer.baseAddress else { return }
                 var offset = 0
                 while offset < buffer.count {
-                    let written = Foundation.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                    let written = Foundation.write(2, start + offset, buffer.count - offset)
                     if written <= 0 { break }
                     offset += written
                 }
@@ -100,7 +101,8 @@ struct GatehouseLogHandler: LogHandler {
         case .stringConvertible(let convertible): convertible.description
         case .array(let values): "[" + values.map(flatten).joined(separator: ",") + "]"
         case .dictionary(let values):
-            "{" + values.keys.sorted().map { "\($0)=\(flatten(values[$0]!))" }.joined(separator: ",") + "}"
+            "{" + values.sorted { $0.key < $1.key }.map { "\($0.key)=\(flatten($0.value))" }.joined(separator: ",")
+                + "}"
         }
     }
 

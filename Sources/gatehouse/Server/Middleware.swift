@@ -12,7 +12,6 @@ internal import Synchronization
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("x-request-id")!
     static let apiKey = HTTPField.Name("x-api-key")!
-    static let traceparent = HTTPField.Name("traceparent")!
 }
 
 /// Counts requests and times them by route pattern (never the raw path, which would let clients
