@@ -320,7 +320,7 @@ struct Exchange: Sendable {
         let upstream = response.body
         let exchange = self
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-        headers[HTTPField.Name("x-accel-buffering")!] = "no"
+        headers[.accelBuffering] = "no"
         return Response(
             status: .ok,
             headers: headers,
@@ -463,6 +463,16 @@ struct Exchange: Sendable {
                 dialect: api.dialect
             )
         }
+        // HTTP/2 carries `:status` as text a provider may fill with any number; passing it on
+        // as a status would trap, and it says nothing a client could act on.
+        guard (100...599).contains(status) else {
+            return LLMProxyService.error(
+                .upstream,
+                status: .badGateway,
+                message: "The upstream answered with an invalid HTTP status (\(status)).",
+                dialect: api.dialect
+            )
+        }
         let httpStatus = HTTPResponse.Status(code: status)
         if plan.translation == .none, (try? JSONValue.parse(body.readableBytesView)) != nil {
             return Response(
@@ -567,4 +577,9 @@ enum ConnectionCloseWatcher {
             continuation?.resume()
         }
     }
+}
+
+extension HTTPField.Name {
+    /// Asks proxies in front of the gateway (nginx) not to buffer a stream.
+    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
 }

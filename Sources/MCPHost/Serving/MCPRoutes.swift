@@ -18,7 +18,6 @@ public protocol MCPRequestContextProtocol {
 extension HTTPField.Name {
     static let mcpSessionID = HTTPField.Name("Mcp-Session-Id")!
     static let mcpProtocolVersion = HTTPField.Name("MCP-Protocol-Version")!
-    static let origin = HTTPField.Name("Origin")!
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
 }
 

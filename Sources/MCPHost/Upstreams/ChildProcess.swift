@@ -231,6 +231,7 @@ private func withCStrings<Result>(
 ) -> Result {
     let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
     defer { for pointer in pointers { free(pointer) } }
+    // Never nil: the array holds at least its terminating nil.
     return pointers.withUnsafeBufferPointer { buffer in
         body(buffer.baseAddress!)
     }

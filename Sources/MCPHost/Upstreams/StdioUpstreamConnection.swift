@@ -411,10 +411,3 @@ private final class StandardErrorLogger: ChannelInboundHandler, Sendable {
         context.fireChannelInactive()
     }
 }
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
