@@ -13,20 +13,20 @@ public struct LLMProxyService: Sendable {
     let runtime: @Sendable () -> LLMRuntime
     let usageSink: any UsageSink
     let logger: Logger
-    let shutdownGracePeriod: Duration
+    let shutdownAllowance: Duration
 
-    /// `shutdownGracePeriod` is the server's: streams still open when shutdown begins end
-    /// themselves cleanly half a second before it runs out.
+    /// `shutdownAllowance`: how long a stream still open when shutdown begins may go on before it
+    /// ends itself cleanly (the executable's drain leaves itself a moment after that).
     public init(
         runtime: @escaping @Sendable () -> LLMRuntime,
         usageSink: any UsageSink,
         logger: Logger,
-        shutdownGracePeriod: Duration = .seconds(3)
+        shutdownAllowance: Duration = .milliseconds(2500)
     ) {
         self.runtime = runtime
         self.usageSink = usageSink
         self.logger = logger
-        self.shutdownGracePeriod = shutdownGracePeriod
+        self.shutdownAllowance = shutdownAllowance
     }
 
     /// Mounts `/v1/chat/completions`, `/v1/messages`, `/v1/responses`, `/v1/embeddings`, `/v1/models`.
@@ -108,7 +108,7 @@ public struct LLMProxyService: Sendable {
             agent: context.llmAgentName,
             requestID: context.llmRequestID,
             connectionClosed: context.llmConnectionClosed,
-            shutdownAllowance: max(shutdownGracePeriod - .milliseconds(500), .zero),
+            shutdownAllowance: shutdownAllowance,
             forwardedHeaders: Self.forwardableHeaders(request.headers),
             usageSink: usageSink,
             logger: context.logger

@@ -37,7 +37,9 @@ enum GatehouseServer {
             runtime: { state.snapshot.llm },
             usageSink: ledger,
             logger: logger,
-            shutdownGracePeriod: state.snapshot.configuration.server.shutdownGracePeriod
+            shutdownAllowance: ShutdownPlan.interruptAfter(
+                gracePeriod: state.snapshot.configuration.server.shutdownGracePeriod
+            )
         ).register(on: router)
         MCPRoutes(federation: federation, logger: logger).register(on: router)
 

@@ -29,10 +29,15 @@ struct ShutdownPlan: Sendable, Equatable {
 
     init(gracePeriod: Duration, mcpServerCount: Int) {
         drain = max(gracePeriod, .zero)
-        interruptAfter = max(drain - Self.interruptLead, .zero)
+        interruptAfter = Self.interruptAfter(gracePeriod: gracePeriod)
         mcpStop = mcpServerCount > 0 ? UpstreamStopBound.bound : .zero
         finish = Self.finishBound
         margin = Self.marginBound
+    }
+
+    /// When, from the start of the drain, the gateway ends what is still open itself.
+    static func interruptAfter(gracePeriod: Duration) -> Duration {
+        max(gracePeriod - interruptLead, .zero)
     }
 
     /// The longest a shutdown may take before the watchdog ends the process.
