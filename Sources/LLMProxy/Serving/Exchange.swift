@@ -1,6 +1,7 @@
 internal import AsyncAlgorithms
 internal import AsyncHTTPClient
 internal import Foundation
+internal import GatehouseCore
 internal import GatehouseJSON
 internal import GatehouseSSE
 internal import HTTPTypes
@@ -9,7 +10,6 @@ internal import Logging
 internal import NIOCore
 internal import NIOHTTP1
 internal import ServiceLifecycle
-internal import Synchronization
 
 /// One client request's journey through the deployments of its route: failover before the first
 /// byte, then the response or the stream. Never retries once the client has received anything.
@@ -18,9 +18,7 @@ struct Exchange: Sendable {
     let envelope: RequestEnvelope
     let route: ModelRouter.ResolvedRoute
     let runtime: LLMRuntime
-    let agent: String
-    let requestID: String
-    let connectionClosed: EventLoopFuture<Void>
+    let caller: AgentRequest
     /// How long a stream may go on after shutdown begins before the gateway ends it itself.
     let shutdownAllowance: Duration
     let forwardedHeaders: [(String, String)]
@@ -335,7 +333,7 @@ struct Exchange: Sendable {
                         await exchange.readUpstream(upstream, mode: mode, plan: plan, into: outputs)
                     }
                     group.addTask {
-                        await ConnectionCloseWatcher.wait(for: exchange.connectionClosed)
+                        await exchange.caller.connection.waitUntilClosed()
                         outputs.fail(ClientDisconnected())
                         return nil
                     }
@@ -503,8 +501,8 @@ struct Exchange: Sendable {
             runtime.configuration.prices.price(forUpstreamModel: target.deployment.model)?.costPicoUSD(tokens) ?? 0
         await usageSink.record(
             UsageRecord(
-                requestID: requestID,
-                agent: agent,
+                requestID: caller.requestID.description,
+                agent: caller.identity.agentName,
                 model: envelope.model,
                 provider: target.provider.name,
                 upstreamModel: target.deployment.model,
@@ -531,53 +529,6 @@ struct StreamOutcome: Sendable {
 struct ClientDisconnected: Error {}
 
 struct GatewayShuttingDown: Error {}
-
-/// Waits for a connection's close future, or for cancellation, whichever comes first.
-enum ConnectionCloseWatcher {
-    static func wait(for closeFuture: EventLoopFuture<Void>) async {
-        let waiter = OnceContinuation()
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                waiter.install(continuation)
-                closeFuture.whenComplete { _ in waiter.resume() }
-            }
-        } onCancel: {
-            waiter.resume()
-        }
-    }
-
-    /// A continuation resumed exactly once, whoever asks first (close, or cancellation that may
-    /// even arrive before the continuation exists).
-    private final class OnceContinuation: Sendable {
-        private enum State {
-            case waiting(CheckedContinuation<Void, Never>?)
-            case resumed
-        }
-        private let state = Mutex<State>(.waiting(nil))
-
-        func install(_ continuation: CheckedContinuation<Void, Never>) {
-            let resumeNow = state.withLock { state -> Bool in
-                guard case .waiting = state else { return true }
-                state = .waiting(continuation)
-                return false
-            }
-            if resumeNow { continuation.resume() }
-        }
-
-        func resume() {
-            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                switch state {
-                case .resumed:
-                    return nil
-                case .waiting(let continuation):
-                    state = .resumed
-                    return continuation
-                }
-            }
-            continuation?.resume()
-        }
-    }
-}
 
 extension HTTPField.Name {
     /// Asks proxies in front of the gateway (nginx) not to buffer a stream.

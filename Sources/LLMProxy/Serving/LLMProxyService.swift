@@ -1,5 +1,6 @@
 internal import AsyncHTTPClient
 internal import Foundation
+internal import GatehouseCore
 internal import GatehouseJSON
 internal import HTTPTypes
 public import Hummingbird
@@ -72,15 +73,23 @@ public struct LLMProxyService: Sendable {
         request: Request,
         context: Context
     ) async -> Response {
+        guard let caller = context.agentRequest else {
+            return Self.error(
+                .authentication,
+                status: .unauthorized,
+                message: "The request was not authenticated.",
+                dialect: api.dialect
+            )
+        }
         var request = request
         let body: ByteBuffer
         do {
-            body = try await request.collectBody(upTo: context.llmMaxBodySize)
+            body = try await request.collectBody(upTo: context.requestBodyLimit)
         } catch {
             return Self.error(
                 .requestTooLarge,
                 status: .contentTooLarge,
-                message: "The request body exceeds the gateway's limit of \(context.llmMaxBodySize) bytes.",
+                message: "The request body exceeds the gateway's limit of \(context.requestBodyLimit) bytes.",
                 dialect: api.dialect
             )
         }
@@ -105,9 +114,7 @@ public struct LLMProxyService: Sendable {
             envelope: envelope,
             route: route,
             runtime: runtime,
-            agent: context.llmAgentName,
-            requestID: context.llmRequestID,
-            connectionClosed: context.llmConnectionClosed,
+            caller: caller,
             shutdownAllowance: shutdownAllowance,
             forwardedHeaders: Self.forwardableHeaders(request.headers),
             usageSink: usageSink,

@@ -1,4 +1,4 @@
-public import NIOCore
+public import GatehouseCore
 
 /// The LLM plane as configured right now: routes and providers. Rebuilt on reload; requests in
 /// flight keep the one they started with. The HTTP client outlives reloads.
@@ -16,13 +16,9 @@ public final class LLMRuntime: Sendable {
 
 /// What the LLM routes need from the executable's request context.
 public protocol LLMRequestContextProtocol {
-    /// Completes when the client's connection closes, so a stream can stop its upstream even
-    /// while the provider is silent.
-    var llmConnectionClosed: EventLoopFuture<Void> { get }
-    /// The authenticated agent's name.
-    var llmAgentName: String { get }
-    /// The request's id, as echoed in `x-request-id`.
-    var llmRequestID: String { get }
+    /// The authenticated request: caller, request id, connection. The authentication middleware
+    /// runs before every LLM route; nil means it did not, and the route answers 401.
+    var agentRequest: AgentRequest? { get }
     /// The configured request body limit.
-    var llmMaxBodySize: Int { get }
+    var requestBodyLimit: Int { get }
 }

@@ -1,4 +1,5 @@
 internal import Foundation
+public import GatehouseCore
 public import GatehouseJSON
 public import Logging
 public import Metrics
@@ -8,12 +9,16 @@ internal import Synchronization
 /// Who is asking, through which endpoint, in which era: everything a request is answered with
 /// besides its own body.
 public struct MCPCallContext: Sendable {
-    public var agent: String
+    /// The request as the executable handed it over: caller, request id, connection.
+    public var caller: AgentRequest
     /// `nil` for `/mcp`, a server's name for `/mcp/{server}`.
     public var scope: String?
     public var era: MCPEra
     public var clientCapabilities: JSONObject
     public var client: ClientToken
+
+    /// The calling agent's name.
+    public var agent: String { caller.identity.agentName }
 }
 
 /// The federated MCP endpoint: every configured server behind one catalog. Answers a client's

@@ -1,4 +1,5 @@
 internal import Foundation
+public import GatehouseCore
 internal import GatehouseJSON
 internal import HTTPTypes
 public import Hummingbird
@@ -7,12 +8,11 @@ internal import NIOCore
 
 /// What the MCP routes need from the executable's request context.
 public protocol MCPRequestContextProtocol {
-    /// The authenticated agent's name (the authentication middleware runs before these routes).
-    var mcpAgentName: String { get }
+    /// The authenticated request: caller, request id, connection. The authentication middleware
+    /// runs before every MCP route; nil means it did not, and the route answers 401.
+    var agentRequest: AgentRequest? { get }
     /// The configured request body limit.
-    var mcpMaxBodySize: Int { get }
-    /// Whether the client's connection is still open (a call whose client left is cancelled).
-    var mcpConnectionIsActive: @Sendable () -> Bool { get }
+    var requestBodyLimit: Int { get }
 }
 
 extension HTTPField.Name {
@@ -36,34 +36,46 @@ public struct MCPRoutes: Sendable {
 
     public func register<Context: RequestContext & MCPRequestContextProtocol>(on router: Router<Context>) {
         router.post("/mcp") { request, context in
-            await post(request, caller: Caller(context), scope: nil)
+            guard let caller = Caller(context) else { return unauthenticated() }
+            return await post(request, caller: caller, scope: nil)
         }
-        router.get("/mcp") { request, context in await get(request, agent: context.mcpAgentName, scope: nil) }
-        router.delete("/mcp") { request, context in delete(request, agent: context.mcpAgentName, scope: nil) }
+        router.get("/mcp") { request, context in
+            guard let caller = Caller(context) else { return unauthenticated() }
+            return await get(request, agent: caller.agent, scope: nil)
+        }
+        router.delete("/mcp") { request, context in
+            guard let caller = Caller(context) else { return unauthenticated() }
+            return delete(request, agent: caller.agent, scope: nil)
+        }
         router.post("/mcp/:server") { request, context in
-            await post(request, caller: Caller(context), scope: context.parameters.get("server") ?? "")
+            guard let caller = Caller(context) else { return unauthenticated() }
+            return await post(request, caller: caller, scope: context.parameters.get("server") ?? "")
         }
         router.get("/mcp/:server") { request, context in
-            await get(request, agent: context.mcpAgentName, scope: context.parameters.get("server") ?? "")
+            guard let caller = Caller(context) else { return unauthenticated() }
+            return await get(request, agent: caller.agent, scope: context.parameters.get("server") ?? "")
         }
         router.delete("/mcp/:server") { request, context in
-            delete(request, agent: context.mcpAgentName, scope: context.parameters.get("server") ?? "")
+            guard let caller = Caller(context) else { return unauthenticated() }
+            return delete(request, agent: caller.agent, scope: context.parameters.get("server") ?? "")
         }
     }
 
     // MARK: - POST
 
-    /// Who sent a request and whether they are still there.
+    /// Who sent a request, whether they are still there, and how large a body they may send.
     struct Caller: Sendable {
-        let agent: String
+        let request: AgentRequest
         let bodyLimit: Int
-        let isConnected: @Sendable () -> Bool
 
-        init(_ context: some MCPRequestContextProtocol) {
-            agent = context.mcpAgentName
-            bodyLimit = context.mcpMaxBodySize
-            isConnected = context.mcpConnectionIsActive
+        init?(_ context: some MCPRequestContextProtocol) {
+            guard let request = context.agentRequest else { return nil }
+            self.request = request
+            self.bodyLimit = context.requestBodyLimit
         }
+
+        var agent: String { request.identity.agentName }
+        var isConnected: @Sendable () -> Bool { request.connection.isOpen }
     }
 
     func post(_ request: Request, caller: Caller, scope: String?) async -> Response {
@@ -102,7 +114,7 @@ public struct MCPRoutes: Sendable {
                     status: .badRequest
                 )
             }
-            let context = callContext(session: session, agent: agent, scope: scope)
+            let context = callContext(session: session, caller: caller.request, scope: scope)
             var replies: [JSONRPCMessage] = []
             for item in items {
                 switch item {
@@ -178,7 +190,7 @@ public struct MCPRoutes: Sendable {
                     id: message.id
                 )
             }
-            context = callContext(session: session, agent: agent, scope: scope)
+            context = callContext(session: session, caller: caller.request, scope: scope)
         } else if isStateless(message, request: request) {
             if !message.isRequest { return Response(status: .accepted) }
             let meta: MCPRequestMeta
@@ -202,7 +214,7 @@ public struct MCPRoutes: Sendable {
                 return jsonResponse(.errorResponse(id: message.id, error: mismatch), status: .badRequest)
             }
             context = MCPCallContext(
-                agent: agent,
+                caller: caller.request,
                 scope: scope,
                 era: meta.era,
                 clientCapabilities: meta.clientCapabilities,
@@ -357,9 +369,9 @@ public struct MCPRoutes: Sendable {
         return false
     }
 
-    private func callContext(session: MCPSession, agent: String, scope: String?) -> MCPCallContext {
+    private func callContext(session: MCPSession, caller: AgentRequest, scope: String?) -> MCPCallContext {
         MCPCallContext(
-            agent: agent,
+            caller: caller,
             scope: scope,
             era: .sessionBased(session.version),
             clientCapabilities: session.clientCapabilities,
@@ -513,6 +525,19 @@ public struct MCPRoutes: Sendable {
 
     private func accepts(_ request: Request, _ mediaType: String) -> Bool {
         request.headers[values: .accept].contains { $0.lowercased().contains(mediaType) }
+    }
+
+    private func unauthenticated() -> Response {
+        jsonResponse(
+            .errorResponse(
+                id: nil,
+                error: JSONRPCErrorObject(
+                    code: .unauthorized,
+                    message: "Unauthorized: the request was not authenticated"
+                )
+            ),
+            status: .unauthorized
+        )
     }
 
     private func methodNotAllowed() -> Response {

@@ -1,10 +1,9 @@
-internal import GatehouseCore
+public import GatehouseCore
 public import Hummingbird
 public import LLMProxy
 internal import Logging
 public import MCPHost
-public import NIOCore
-internal import Policy
+internal import NIOCore
 
 /// The per-request context every middleware and route reads: who is calling and under which id.
 public struct GatehouseRequestContext: RequestContext {
@@ -26,17 +25,21 @@ public struct GatehouseRequestContext: RequestContext {
     }
 }
 
-extension GatehouseRequestContext: LLMRequestContextProtocol {
-    // The authentication middleware runs before every /v1 route, so an identity is always set there.
-    public var llmAgentName: String { identity?.agentName ?? "unauthenticated" }
-    public var llmRequestID: String { requestID.description }
-    public var llmMaxBodySize: Int { maxUploadSize }
-    public var llmConnectionClosed: EventLoopFuture<Void> { connectionClosed }
-}
+extension GatehouseRequestContext: LLMRequestContextProtocol, MCPRequestContextProtocol {
+    /// Read once per request by the plane that takes it.
+    public var agentRequest: AgentRequest? {
+        guard let identity else { return nil }
+        let channel = self.channel
+        let closeFuture = connectionClosed
+        return AgentRequest(
+            identity: identity,
+            requestID: requestID,
+            connection: ClientConnection(
+                isOpen: { channel.isActive },
+                waitUntilClosed: { await ConnectionCloseWatcher.wait(for: closeFuture) }
+            )
+        )
+    }
 
-extension GatehouseRequestContext: MCPRequestContextProtocol {
-    // The authentication middleware runs before every /mcp route, so an identity is always set there.
-    public var mcpAgentName: String { identity?.agentName ?? "unauthenticated" }
-    public var mcpMaxBodySize: Int { maxUploadSize }
-    public var mcpConnectionIsActive: @Sendable () -> Bool { { [channel] in channel.isActive } }
+    public var requestBodyLimit: Int { maxUploadSize }
 }

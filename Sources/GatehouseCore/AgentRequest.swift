@@ -1,0 +1,29 @@
+/// One agent request as the executable hands it to a plane, read once when the request arrives:
+/// who is calling, under which id, and whether the caller is still there. The same value serves
+/// both planes, so policy and tracing see one shape whichever plane a request took.
+public struct AgentRequest: Sendable {
+    public let identity: Identity
+    public let requestID: RequestID
+    public let connection: ClientConnection
+
+    public init(identity: Identity, requestID: RequestID, connection: ClientConnection) {
+        self.identity = identity
+        self.requestID = requestID
+        self.connection = connection
+    }
+}
+
+/// The caller's connection, as far as a plane needs it: whether it is still open, and a wait that
+/// returns when it closes. Free of the transport, so the planes need not know which one carried
+/// the request.
+public struct ClientConnection: Sendable {
+    /// Cheap enough to poll.
+    public let isOpen: @Sendable () -> Bool
+    /// Returns when the connection has closed, or when the waiting task is cancelled.
+    public let waitUntilClosed: @Sendable () async -> Void
+
+    public init(isOpen: @escaping @Sendable () -> Bool, waitUntilClosed: @escaping @Sendable () async -> Void) {
+        self.isOpen = isOpen
+        self.waitUntilClosed = waitUntilClosed
+    }
+}
