@@ -38,7 +38,8 @@ struct Exchange: Sendable {
         case unsupported
     }
 
-    func run() async -> Response {
+    /// The response (or the stream that will follow), or the plane's error for the edge to render.
+    func run() async throws(LLMProxyError) -> Response {
         var random = SystemRandomNumberGenerator()
         var lastFailure = LastFailure.unsupported
         for pass in 0...max(route.route.retries, 0) {
@@ -46,18 +47,13 @@ struct Exchange: Sendable {
                 try? await Task.sleep(for: FailoverPolicy.backoff(beforePass: pass, random: &random))
             }
             for target in runtime.router.attemptOrder(for: route, random: &random) {
-                if runtime.client.isInterrupted { return shuttingDown() }
+                if runtime.client.isInterrupted { throw shuttingDown() }
                 guard let plan = api.plan(for: target.provider) else { continue }
                 let upstreamBody: ByteBuffer
                 switch prepareBody(plan: plan, deployment: target.deployment) {
                 case .success(let prepared): upstreamBody = prepared
                 case .failure(let error):
-                    return LLMProxyService.error(
-                        .invalidRequest,
-                        status: .badRequest,
-                        message: error.message,
-                        dialect: api.dialect
-                    )
+                    throw .invalidRequest(error.message)
                 }
                 let request = ProviderEndpoint.request(
                     provider: target.provider,
@@ -75,7 +71,7 @@ struct Exchange: Sendable {
                         logger: logger
                     )
                 } catch {
-                    if runtime.client.isInterrupted { return shuttingDown() }
+                    if runtime.client.isInterrupted { throw shuttingDown() }
                     let isTimeout = (error as? HTTPClientError) == .deadlineExceeded
                     let failure: FailoverPolicy.AttemptFailure = isTimeout ? .timedOut : .connectionFailed
                     lastFailure =
@@ -109,7 +105,7 @@ struct Exchange: Sendable {
                     if envelope.isStreaming {
                         return stream(response, plan: plan, target: target)
                     }
-                    return await complete(response, plan: plan, target: target)
+                    return try await complete(response, plan: plan, target: target)
                 }
                 let errorBody = (try? await response.body.collect(upTo: Self.maximumErrorBody)) ?? ByteBuffer()
                 let retryAfter = FailoverPolicy.retryAfter(
@@ -123,7 +119,7 @@ struct Exchange: Sendable {
                         "upstream refused the request",
                         metadata: attemptMetadata(target, ["status": "\(status)"])
                     )
-                    return upstreamError(status: status, body: errorBody, plan: plan)
+                    return try upstreamError(status: status, body: errorBody, plan: plan)
                 case .tryNext:
                     coolDown(target, after: failure)
                     lastFailure = .upstreamStatus(status, errorBody, plan)
@@ -136,28 +132,13 @@ struct Exchange: Sendable {
         }
         switch lastFailure {
         case .connection(let reason):
-            return LLMProxyService.error(
-                .upstream,
-                status: .badGateway,
-                message: "No deployment of '\(envelope.model)' could be reached (\(reason)).",
-                dialect: api.dialect
-            )
+            throw .upstreamUnreachable(model: envelope.model, reason: reason)
         case .timeout(let timeout):
-            return LLMProxyService.error(
-                .upstream,
-                status: .gatewayTimeout,
-                message: "No deployment of '\(envelope.model)' answered within \(timeout).",
-                dialect: api.dialect
-            )
+            throw .upstreamTimedOut(model: envelope.model, after: timeout)
         case .upstreamStatus(let status, let body, let plan):
-            return upstreamError(status: status, body: body, plan: plan)
+            return try upstreamError(status: status, body: body, plan: plan)
         case .unsupported:
-            return LLMProxyService.error(
-                .invalidRequest,
-                status: .badRequest,
-                message: "The model '\(envelope.model)' has no deployment that serves this endpoint.",
-                dialect: api.dialect
-            )
+            throw .noDeploymentServesEndpoint(model: envelope.model)
         }
     }
 
@@ -239,23 +220,18 @@ struct Exchange: Sendable {
         _ response: HTTPClientResponse,
         plan: UpstreamPlan,
         target: ModelRouter.Target
-    ) async -> Response {
+    ) async throws(LLMProxyError) -> Response {
         let body: ByteBuffer
         do {
             // Silence between chunks is bounded by the client's read (idle) timeout.
             body = try await response.body.collect(upTo: Self.maximumResponseBody)
         } catch {
-            if runtime.client.isInterrupted { return shuttingDown() }
+            if runtime.client.isInterrupted { throw shuttingDown() }
             logger.warning(
                 "upstream response failed",
                 metadata: attemptMetadata(target, ["error": "\(Self.describe(error))"])
             )
-            return LLMProxyService.error(
-                .upstream,
-                status: .badGateway,
-                message: "The upstream response for '\(envelope.model)' was cut off.",
-                dialect: api.dialect
-            )
+            throw .upstreamResponseCutOff(model: envelope.model)
         }
         let usage = ResponseUsageReader.usage(in: body, format: plan.wire)
         await record(usage: usage, target: target, isStreaming: false, status: 200)
@@ -266,13 +242,13 @@ struct Exchange: Sendable {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
         case .chatToAnthropic:
             guard let message = (try? JSONValue.parse(body.readableBytesView))?.objectValue else {
-                return invalidUpstreamBody()
+                throw .upstreamBodyNotJSON
             }
             let translated = OpenAIChatToAnthropic.response(message, clientModel: envelope.model)
             return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
         case .anthropicToChat:
             guard let completion = (try? JSONValue.parse(body.readableBytesView))?.objectValue else {
-                return invalidUpstreamBody()
+                throw .upstreamBodyNotJSON
             }
             let translated = AnthropicToOpenAIChat.response(completion, clientModel: envelope.model)
             return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
@@ -282,23 +258,9 @@ struct Exchange: Sendable {
     static let shutdownStreamMessage = "The gateway is shutting down; the stream was interrupted."
 
     /// The answer to a request still waiting for its provider when shutdown's drain ends.
-    private func shuttingDown() -> Response {
+    private func shuttingDown() -> LLMProxyError {
         logger.notice("request interrupted by shutdown", metadata: ["model": "\(envelope.model)"])
-        return LLMProxyService.error(
-            .overloaded,
-            status: .serviceUnavailable,
-            message: "The gateway is shutting down; the request was interrupted. Retry it on another instance.",
-            dialect: api.dialect
-        )
-    }
-
-    private func invalidUpstreamBody() -> Response {
-        LLMProxyService.error(
-            .upstream,
-            status: .badGateway,
-            message: "The upstream answered with a body that is not JSON.",
-            dialect: api.dialect
-        )
+        return .shuttingDown
     }
 
     // MARK: - Streaming
@@ -445,54 +407,29 @@ struct Exchange: Sendable {
 
     /// An upstream refusal in the client's dialect: forwarded as it came when both speak the same
     /// API, re-rendered with the provider's message and the same status when translated.
-    private func upstreamError(status: Int, body: ByteBuffer, plan: UpstreamPlan) -> Response {
+    private func upstreamError(status: Int, body: ByteBuffer, plan: UpstreamPlan) throws(LLMProxyError) -> Response {
         if status == 401 || status == 403 {
-            // The provider refused the gateway's own credentials: not the client's fault, and the
-            // provider's message may quote part of the key, so it is never forwarded.
             logger.error(
                 "provider refused the gateway's credentials",
                 metadata: ["model": "\(envelope.model)", "status": "\(status)"]
             )
-            return LLMProxyService.error(
-                .upstream,
-                status: .badGateway,
-                message: "The provider refused the gateway's credentials for '\(envelope.model)' (\(status)); "
-                    + "check the provider's api_key.",
-                dialect: api.dialect
-            )
+            throw .providerRefusedCredentials(model: envelope.model, status: status)
         }
         // HTTP/2 carries `:status` as text a provider may fill with any number; passing it on
         // as a status would trap, and it says nothing a client could act on.
-        guard (100...599).contains(status) else {
-            return LLMProxyService.error(
-                .upstream,
-                status: .badGateway,
-                message: "The upstream answered with an invalid HTTP status (\(status)).",
-                dialect: api.dialect
-            )
-        }
-        let httpStatus = HTTPResponse.Status(code: status)
+        guard (100...599).contains(status) else { throw .upstreamInvalidStatus(status) }
         if plan.translation == .none, (try? JSONValue.parse(body.readableBytesView)) != nil {
             return Response(
-                status: httpStatus,
+                status: HTTPResponse.Status(code: status),
                 headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: body)
             )
         }
         let parsed = try? JSONValue.parse(body.readableBytesView)
-        let message = parsed?["error"]?["message"]?.stringValue ?? "The upstream answered \(status)."
-        let kind: LLMClientErrorKind
-        switch status {
-        case 400, 422: kind = .invalidRequest
-        case 401: kind = .authentication
-        case 403: kind = .permission
-        case 404: kind = .notFound
-        case 413: kind = .requestTooLarge
-        case 429: kind = .rateLimited
-        case 529, 503: kind = .overloaded
-        default: kind = status >= 500 ? .upstream : .invalidRequest
-        }
-        return LLMProxyService.error(kind, status: httpStatus, message: message, dialect: api.dialect)
+        throw .upstreamRefused(
+            status: status,
+            message: parsed?["error"]?["message"]?.stringValue ?? "The upstream answered \(status)."
+        )
     }
 
     fileprivate func record(usage: TokenUsage?, target: ModelRouter.Target, isStreaming: Bool, status: Int) async {

@@ -67,47 +67,41 @@ public struct LLMProxyService: Sendable {
 
     // MARK: - Exchange
 
-    /// One client request, from its body to the response (or the stream that will follow).
+    /// One client request, from its body to the response (or the stream that will follow): the
+    /// plane's one edge, where its errors become a response in the client's dialect.
     func handle<Context: RequestContext & LLMRequestContextProtocol>(
         _ api: ClientAPI,
         request: Request,
         context: Context
     ) async -> Response {
-        guard let caller = context.agentRequest else {
-            return Self.error(
-                .authentication,
-                status: .unauthorized,
-                message: "The request was not authenticated.",
-                dialect: api.dialect
-            )
+        do {
+            return try await respond(api, request: request, context: context)
+        } catch {
+            return Self.render(error, dialect: api.dialect)
         }
+    }
+
+    private func respond<Context: RequestContext & LLMRequestContextProtocol>(
+        _ api: ClientAPI,
+        request: Request,
+        context: Context
+    ) async throws(LLMProxyError) -> Response {
+        guard let caller = context.agentRequest else { throw .unauthenticated }
         var request = request
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: context.requestBodyLimit)
         } catch {
-            return Self.error(
-                .requestTooLarge,
-                status: .contentTooLarge,
-                message: "The request body exceeds the gateway's limit of \(context.requestBodyLimit) bytes.",
-                dialect: api.dialect
-            )
+            throw .requestTooLarge(limit: context.requestBodyLimit)
         }
         let envelope: RequestEnvelope
         switch RequestEnvelope.read(body, api: api) {
         case .success(let read): envelope = read
-        case .failure(let problem):
-            return Self.error(.invalidRequest, status: .badRequest, message: problem.message, dialect: api.dialect)
+        case .failure(let problem): throw .invalidRequest(problem.message)
         }
         let runtime = self.runtime()
         guard let route = runtime.router.route(named: envelope.model) else {
-            return Self.error(
-                .notFound,
-                status: .notFound,
-                message: "The model '\(envelope.model)' does not exist or you do not have access to it.",
-                dialect: api.dialect,
-                code: "model_not_found"
-            )
+            throw .modelNotFound(model: envelope.model)
         }
         let exchange = Exchange(
             api: api,
@@ -120,7 +114,7 @@ public struct LLMProxyService: Sendable {
             usageSink: usageSink,
             logger: context.logger
         )
-        return await exchange.run()
+        return try await exchange.run()
     }
 
     static func forwardableHeaders(_ headers: HTTPFields) -> [(String, String)] {
@@ -138,18 +132,12 @@ public struct LLMProxyService: Sendable {
         )
     }
 
-    static func error(
-        _ kind: LLMClientErrorKind,
-        status: HTTPResponse.Status,
-        message: String,
-        dialect: LLMClientDialect,
-        code: String? = nil
-    ) -> Response {
-        let body = LLMClientErrorBody.render(kind, message: message, dialect: dialect, code: code)
-        return Response(
-            status: status,
+    /// The plane's errors as the client's SDK expects them: status and body in its dialect.
+    static func render(_ error: LLMProxyError, dialect: LLMClientDialect) -> Response {
+        Response(
+            status: error.status,
             headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: body))
+            body: .init(byteBuffer: ByteBuffer(bytes: error.body(dialect: dialect)))
         )
     }
 }

@@ -1,0 +1,111 @@
+internal import Foundation
+public import HTTPTypes
+
+/// Why the LLM plane answered a request with an error of its own. Thrown inside the plane and
+/// rendered once, at its edge (`LLMProxyService.render`), in the client's dialect. An upstream's
+/// own error body in the client's dialect is not one of these: it passes through as it came.
+public enum LLMProxyError: Error, Sendable, Equatable {
+    /// No authenticated caller reached the route (the authentication middleware is not in front).
+    case unauthenticated
+    case requestTooLarge(limit: Int)
+    /// The body is not a request the gateway can route or translate.
+    case invalidRequest(String)
+    case modelNotFound(model: String)
+    /// The model has deployments, but none serves this endpoint.
+    case noDeploymentServesEndpoint(model: String)
+    case upstreamUnreachable(model: String, reason: String)
+    case upstreamTimedOut(model: String, after: Duration)
+    case upstreamResponseCutOff(model: String)
+    case upstreamBodyNotJSON
+    /// A status outside 100-599 (HTTP/2 carries `:status` as any number).
+    case upstreamInvalidStatus(Int)
+    /// The provider refused the gateway's own credentials: not the client's fault, and the
+    /// provider's message may quote part of the key, so it is never forwarded.
+    case providerRefusedCredentials(model: String, status: Int)
+    /// The provider refused the request; its status and message, re-rendered for a client that
+    /// speaks another dialect.
+    case upstreamRefused(status: Int, message: String)
+    /// The gateway stopped before the provider answered.
+    case shuttingDown
+
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .unauthenticated: .unauthorized
+        case .requestTooLarge: .contentTooLarge
+        case .invalidRequest, .noDeploymentServesEndpoint: .badRequest
+        case .modelNotFound: .notFound
+        case .upstreamUnreachable, .upstreamResponseCutOff, .upstreamBodyNotJSON, .upstreamInvalidStatus,
+            .providerRefusedCredentials:
+            .badGateway
+        case .upstreamTimedOut: .gatewayTimeout
+        case .upstreamRefused(let status, _): (100...599).contains(status) ? .init(code: status) : .badGateway
+        case .shuttingDown: .serviceUnavailable
+        }
+    }
+
+    public var kind: LLMClientErrorKind {
+        switch self {
+        case .unauthenticated: .authentication
+        case .requestTooLarge: .requestTooLarge
+        case .invalidRequest, .noDeploymentServesEndpoint: .invalidRequest
+        case .modelNotFound: .notFound
+        case .upstreamUnreachable, .upstreamTimedOut, .upstreamResponseCutOff, .upstreamBodyNotJSON,
+            .upstreamInvalidStatus, .providerRefusedCredentials:
+            .upstream
+        case .upstreamRefused(let status, _):
+            switch status {
+            case 400, 422: .invalidRequest
+            case 401: .authentication
+            case 403: .permission
+            case 404: .notFound
+            case 413: .requestTooLarge
+            case 429: .rateLimited
+            case 529, 503: .overloaded
+            default: status >= 500 ? .upstream : .invalidRequest
+            }
+        case .shuttingDown: .overloaded
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .unauthenticated:
+            "The request was not authenticated."
+        case .requestTooLarge(let limit):
+            "The request body exceeds the gateway's limit of \(limit) bytes."
+        case .invalidRequest(let message):
+            message
+        case .modelNotFound(let model):
+            "The model '\(model)' does not exist or you do not have access to it."
+        case .noDeploymentServesEndpoint(let model):
+            "The model '\(model)' has no deployment that serves this endpoint."
+        case .upstreamUnreachable(let model, let reason):
+            "No deployment of '\(model)' could be reached (\(reason))."
+        case .upstreamTimedOut(let model, let after):
+            "No deployment of '\(model)' answered within \(after)."
+        case .upstreamResponseCutOff(let model):
+            "The upstream response for '\(model)' was cut off."
+        case .upstreamBodyNotJSON:
+            "The upstream answered with a body that is not JSON."
+        case .upstreamInvalidStatus(let status):
+            "The upstream answered with an invalid HTTP status (\(status))."
+        case .providerRefusedCredentials(let model, let status):
+            "The provider refused the gateway's credentials for '\(model)' (\(status)); check the provider's api_key."
+        case .upstreamRefused(_, let message):
+            message
+        case .shuttingDown:
+            "The gateway is shutting down; the request was interrupted. Retry it on another instance."
+        }
+    }
+
+    /// The OpenAI `code`, where the gateway sets one beyond the kind's own.
+    var code: String? {
+        if case .modelNotFound = self { return "model_not_found" }
+        return nil
+    }
+
+    /// The body the client gets, in its dialect.
+    func body(dialect: LLMClientDialect) -> Data {
+        LLMClientErrorBody.render(kind, message: message, dialect: dialect, code: code)
+    }
+}
