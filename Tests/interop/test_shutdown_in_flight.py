@@ -287,6 +287,74 @@ def test_the_mcp_sdk_sees_the_interruption_as_an_mcp_error(start_stack: StartSta
     check_clean_exit(stack, code, elapsed)
 
 
+BATCH_VERSION = "2025-03-26"  # the one protocol revision with JSON-RPC batches
+
+
+def open_batch_session(stack: Stack) -> httpx.Client:
+    """An initialized 2025-03-26 session on a client of its own, whose headers carry the session."""
+    http = httpx.Client(base_url=stack.gateway.url, trust_env=False, timeout=THREAD_TIMEOUT)
+    headers = {"Content-Type": "application/json", "Accept": ACCEPT, **stack.mcp.agent_headers}
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {"protocolVersion": BATCH_VERSION, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    response = http.post("/mcp", content=json.dumps(initialize), headers=headers)
+    assert response.status_code == 200 and response.json()["result"]["protocolVersion"] == BATCH_VERSION
+    http.headers.update({**headers, "Mcp-Session-Id": response.headers["mcp-session-id"], "MCP-Protocol-Version": BATCH_VERSION})
+    initialized = http.post("/mcp", content=json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+    assert initialized.status_code == 202
+    return http
+
+
+def post_batch(http: httpx.Client, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    response = http.post("/mcp", content=json.dumps(batch))
+    assert response.status_code == 200, response.text
+    replies = response.json()
+    assert isinstance(replies, list), replies
+    return replies
+
+
+def test_a_batch_in_flight_is_answered_element_by_element(start_stack: StartStack, tmp_path: pathlib.Path) -> None:
+    stack = start_stack([fixture_server("slow", "--linger", "30")], up=["slow"])
+    http = open_batch_session(stack)
+    echo = {"name": "slow__echo", "arguments": {"text": "in a batch"}}
+    answered = post_batch(
+        http,
+        [
+            {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": echo},
+            {"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 9, "progress": 1}},
+            {"jsonrpc": "2.0", "id": 2, "method": "ping"},
+        ],
+    )
+    assert [reply["id"] for reply in answered] == [1, 2]
+    assert answered[0]["result"]["content"] == [{"type": "text", "text": "in a batch"}], answered
+    assert answered[1]["result"] == {}
+
+    started = tmp_path / "started"
+    sleep = {"name": "slow__sleep", "arguments": {"seconds": 60, "started_file": str(started)}}
+    batch = InThread(
+        lambda: post_batch(
+            http,
+            [
+                {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": sleep},
+                {"jsonrpc": "2.0", "id": 4, "method": "ping"},
+            ],
+        )
+    )
+    wait_until(started.exists, 15.0, "the batch's call running in the server")
+
+    code, elapsed = stack.stop(signal.SIGTERM)
+
+    replies = batch.result()
+    check_interrupted(replies[0], request_id=3)
+    # After the shutdown began every request waiting for a server is interrupted; a ping is not one.
+    assert replies[1] == {"jsonrpc": "2.0", "id": 4, "result": {}}
+    check_clean_exit(stack, code, elapsed)
+    http.close()
+
+
 # ---------------------------------------------------------------------------------------------------
 # Streams
 

@@ -116,13 +116,15 @@ public struct MCPRoutes: Sendable {
             }
             let context = callContext(session: session, caller: caller.request, scope: scope)
             var replies: [JSONRPCMessage] = []
+            // Each element takes the path a single message takes: requests can be cancelled and
+            // are interrupted by shutdown, notifications are heard.
             for item in items {
                 switch item {
                 case .failure(let error): replies.append(error.errorResponse)
                 case .success(let message) where message.isRequest:
-                    replies.append(await federation.handle(message, context: context))
-                case .success:
-                    continue  // notifications and replies: nothing waits for them
+                    replies.append(await cancellable(message, context: context, caller: caller) { _ in })
+                case .success(let message):
+                    receive(notification: message, context: context)
                 }
             }
             if replies.isEmpty { return Response(status: .accepted) }
@@ -230,13 +232,7 @@ public struct MCPRoutes: Sendable {
         }
 
         guard message.isRequest else {
-            if message.method == "notifications/cancelled",
-                let requestID = message.params?["requestId"].flatMap(JSONRPCID.init)
-            {
-                federation.watchdog.cancel(client: context.client, requestID: requestID)
-            }
-            // Other notifications and replies: the gateway sends no requests to clients, so
-            // nothing waits for them.
+            receive(notification: message, context: context)
             return Response(status: .accepted)
         }
         if case .stateless = context.era, message.method == "initialize" || message.method == "ping" {
@@ -257,6 +253,16 @@ public struct MCPRoutes: Sendable {
             return jsonResponse(reply, status: httpStatus(for: reply, era: context.era))
         }
         return eventStream(message, context: context, caller: caller)
+    }
+
+    /// A client's notification or reply: `notifications/cancelled` cancels its call; the gateway
+    /// sends no requests to clients, so nothing waits for the others.
+    private func receive(notification message: JSONRPCMessage, context: MCPCallContext) {
+        if message.method == "notifications/cancelled",
+            let requestID = message.params?["requestId"].flatMap(JSONRPCID.init)
+        {
+            federation.watchdog.cancel(client: context.client, requestID: requestID)
+        }
     }
 
     /// Methods that wait for upstream servers (a routed call, or a list merged from every server),
