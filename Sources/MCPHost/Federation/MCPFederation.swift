@@ -209,16 +209,41 @@ public final class MCPFederation: Sendable {
         return .object(result)
     }
 
-    /// Answers one request. Errors the client must see come back as JSON-RPC error responses;
-    /// `onNotification` receives progress and log notifications of a routed call.
+    /// Answers one request: the federation's edge, where its errors (`MCPRequestError`) become
+    /// JSON-RPC error responses in the client's era. `onNotification` receives progress and log
+    /// notifications of a routed call.
     public func handle(
         _ request: JSONRPCMessage,
         context: MCPCallContext,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void = { _ in }
     ) async -> JSONRPCMessage {
         guard case .request(let id, let method, let params) = request.kind else {
-            return .errorResponse(id: nil, error: JSONRPCErrorObject(code: .invalidRequest, message: "not a request"))
+            return .errorResponse(id: nil, error: MCPRequestError.notARequest.jsonRPCError(era: context.era))
         }
+        let reply: JSONRPCMessage
+        do {
+            reply = try await answer(
+                request,
+                id: id,
+                method: method,
+                params: params,
+                context: context,
+                onNotification: onNotification
+            )
+        } catch {
+            reply = .errorResponse(id: id, error: error.jsonRPCError(era: context.era))
+        }
+        return EraBridge.reply(reply, toClient: context.era)
+    }
+
+    private func answer(
+        _ request: JSONRPCMessage,
+        id: JSONRPCID,
+        method: String,
+        params: JSONValue?,
+        context: MCPCallContext,
+        onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
+    ) async throws(MCPRequestError) -> JSONRPCMessage {
         let reply: JSONRPCMessage
         switch method {
         case "ping", "logging/setLevel":
@@ -237,7 +262,7 @@ public final class MCPFederation: Sendable {
             reply = .response(id: id, result: .object(result))
         case "tools/list":
             let catalog = self.catalog
-            reply = page(
+            reply = try page(
                 catalog.listed(scope: context.scope),
                 key: "tools",
                 ttlMilliseconds: catalog.ttlMilliseconds(scope: context.scope),
@@ -246,91 +271,65 @@ public final class MCPFederation: Sendable {
                 context: context
             )
         case "tools/call":
-            reply = await callTool(request, id: id, context: context, onNotification: onNotification)
+            reply = try await callTool(request, context: context, onNotification: onNotification)
         case "prompts/list":
-            reply = await mergedList(method: method, key: "prompts", id: id, params: params, context: context)
+            reply = try await mergedList(method: method, key: "prompts", id: id, params: params, context: context)
         case "resources/list":
-            reply = await mergedList(method: method, key: "resources", id: id, params: params, context: context)
+            reply = try await mergedList(method: method, key: "resources", id: id, params: params, context: context)
         case "resources/templates/list":
-            reply = await mergedList(method: method, key: "resourceTemplates", id: id, params: params, context: context)
+            reply = try await mergedList(
+                method: method,
+                key: "resourceTemplates",
+                id: id,
+                params: params,
+                context: context
+            )
         case "prompts/get":
-            reply = await routePrompt(request, id: id, context: context, onNotification: onNotification)
+            reply = try await routePrompt(request, context: context, onNotification: onNotification)
         case "resources/read", "resources/subscribe", "resources/unsubscribe":
-            reply = await routeResource(
+            reply = try await routeResource(
                 request,
                 uri: params?["uri"]?.stringValue,
-                id: id,
                 context: context,
                 onNotification: onNotification
             )
         case "completion/complete":
             let reference = params?["ref"]
             if reference?["type"]?.stringValue == "ref/resource" {
-                reply = await routeResource(
+                reply = try await routeResource(
                     request,
                     uri: reference?["uri"]?.stringValue,
-                    id: id,
                     context: context,
                     onNotification: onNotification
                 )
             } else {
-                reply = await routePrompt(
+                reply = try await routePrompt(
                     request,
-                    id: id,
                     context: context,
                     onNotification: onNotification,
                     nameAt: ["ref", "name"]
                 )
             }
         default:
-            reply = .errorResponse(
-                id: id,
-                error: JSONRPCErrorObject(code: .methodNotFound, message: "Method not found: \(method)")
-            )
+            throw .methodNotFound(method: method)
         }
-        return EraBridge.reply(reply, toClient: context.era)
+        return reply
     }
 
     private func callTool(
         _ request: JSONRPCMessage,
-        id: JSONRPCID,
         context: MCPCallContext,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
-    ) async -> JSONRPCMessage {
-        guard let name = request.paramsName else {
-            return .errorResponse(
-                id: id,
-                error: JSONRPCErrorObject(code: .invalidParams, message: "tools/call needs params.name")
-            )
-        }
-        guard let tool = catalog.resolve(name, scope: context.scope) else {
-            return .errorResponse(
-                id: id,
-                error: JSONRPCErrorObject(code: .invalidParams, message: "Unknown tool: \(name)")
-            )
-        }
-        guard !tool.isHidden else {
-            return .errorResponse(
-                id: id,
-                error: JSONRPCErrorObject(
-                    code: .invalidParams,
-                    message:
-                        "Tool \(name) is blocked: its definition changed since it was approved; an administrator must approve it"
-                )
-            )
-        }
+    ) async throws(MCPRequestError) -> JSONRPCMessage {
+        guard let name = request.paramsName else { throw .missingToolName }
+        guard let tool = catalog.resolve(name, scope: context.scope) else { throw .unknownTool(name: name) }
+        guard !tool.isHidden else { throw .toolBlockedByPin(name: name) }
         guard let server = serversByName[tool.server],
             let routed = request.replacingParamsMember("name", with: .string(tool.upstreamName), inMeta: false)
-        else {
-            return .errorResponse(
-                id: id,
-                error: JSONRPCErrorObject(code: .invalidParams, message: "Unknown tool: \(name)")
-            )
-        }
-        return await forward(
+        else { throw .unknownTool(name: name) }
+        return try await forward(
             routed,
             to: server,
-            id: id,
             context: context,
             toolHeaders: tool.headerBindings,
             onNotification: onNotification
@@ -340,11 +339,10 @@ public final class MCPFederation: Sendable {
     private func forward(
         _ request: JSONRPCMessage,
         to server: UpstreamServer,
-        id: JSONRPCID,
         context: MCPCallContext,
         toolHeaders: MCPToolHeaderBindings = .none,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
-    ) async -> JSONRPCMessage {
+    ) async throws(MCPRequestError) -> JSONRPCMessage {
         do {
             return try await server.call(
                 request,
@@ -361,26 +359,20 @@ public final class MCPFederation: Sendable {
                 "MCP call failed",
                 metadata: ["mcp_server": "\(server.name)", "error": "\(error)"]
             )
-            return .errorResponse(id: id, error: error.jsonRPCError)
+            throw .upstream(error)
         }
     }
 
     /// Prompts are prefixed like tools on `/mcp`; the prefix picks the server.
     private func routePrompt(
         _ request: JSONRPCMessage,
-        id: JSONRPCID,
         context: MCPCallContext,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void,
         nameAt path: [String] = ["name"]
-    ) async -> JSONRPCMessage {
+    ) async throws(MCPRequestError) -> JSONRPCMessage {
         var value = request.params
         for key in path { value = value?[key] }
-        guard let name = value?.stringValue else {
-            return .errorResponse(
-                id: id,
-                error: JSONRPCErrorObject(code: .invalidParams, message: "missing prompt name")
-            )
-        }
+        guard let name = value?.stringValue else { throw .missingPromptName }
         let serverName: String
         let upstreamName: String
         if let scope = context.scope {
@@ -388,16 +380,10 @@ public final class MCPFederation: Sendable {
         } else if let separator = name.range(of: FederatedToolName.separator) {
             (serverName, upstreamName) = (String(name[..<separator.lowerBound]), String(name[separator.upperBound...]))
         } else {
-            return .errorResponse(
-                id: id,
-                error: JSONRPCErrorObject(code: .invalidParams, message: "Unknown prompt: \(name)")
-            )
+            throw .unknownPrompt(name: name)
         }
         guard let server = serversByName[serverName], var params = request.params?.objectValue else {
-            return .errorResponse(
-                id: id,
-                error: JSONRPCErrorObject(code: .invalidParams, message: "Unknown prompt: \(name)")
-            )
+            throw .unknownPrompt(name: name)
         }
         if path.count == 2, var reference = params["ref"]?.objectValue {
             reference["name"] = .string(upstreamName)
@@ -405,10 +391,9 @@ public final class MCPFederation: Sendable {
         } else {
             params["name"] = .string(upstreamName)
         }
-        return await forward(
+        return try await forward(
             request.replacingParams(with: .object(params)),
             to: server,
-            id: id,
             context: context,
             onNotification: onNotification
         )
@@ -418,13 +403,10 @@ public final class MCPFederation: Sendable {
     private func routeResource(
         _ request: JSONRPCMessage,
         uri: String?,
-        id: JSONRPCID,
         context: MCPCallContext,
         onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
-    ) async -> JSONRPCMessage {
-        guard let uri else {
-            return .errorResponse(id: id, error: JSONRPCErrorObject(code: .invalidParams, message: "missing uri"))
-        }
+    ) async throws(MCPRequestError) -> JSONRPCMessage {
+        guard let uri else { throw .missingResourceURI }
         let candidates = servers(in: context.scope).filter {
             let snapshot = $0.snapshot
             return snapshot.status == .up && snapshot.capabilities["resources"] != nil
@@ -442,20 +424,8 @@ public final class MCPFederation: Sendable {
                     }
                 }
             } ?? (candidates.count == 1 ? candidates.first : nil)
-        guard let owner else {
-            let code =
-                context.era.version >= MCPProtocolVersion.firstStateless
-                ? JSONRPCErrorCode.invalidParams.rawValue : MCPErrorCode.resourceNotFound
-            return .errorResponse(
-                id: id,
-                error: JSONRPCErrorObject(
-                    code: code,
-                    message: "Resource not found",
-                    data: .object(JSONObject(["uri": .string(uri)]))
-                )
-            )
-        }
-        return await forward(request, to: owner, id: id, context: context, onNotification: onNotification)
+        guard let owner else { throw .resourceNotFound(uri: uri) }
+        return try await forward(request, to: owner, context: context, onNotification: onNotification)
     }
 
     /// Fans a list out to every healthy server in scope, in parallel, reads every page, merges,
@@ -466,7 +436,7 @@ public final class MCPFederation: Sendable {
         id: JSONRPCID,
         params: JSONValue?,
         context: MCPCallContext
-    ) async -> JSONRPCMessage {
+    ) async throws(MCPRequestError) -> JSONRPCMessage {
         let capability = key == "prompts" ? "prompts" : "resources"
         let targets = servers(in: context.scope).filter {
             let snapshot = $0.snapshot
@@ -528,7 +498,7 @@ public final class MCPFederation: Sendable {
                 for (uri, server) in owners { remembered[uri] = server }
             }
         }
-        return page(merged, key: key, ttlMilliseconds: collected.1, id: id, params: params, context: context)
+        return try page(merged, key: key, ttlMilliseconds: collected.1, id: id, params: params, context: context)
     }
 
     /// One page of a gateway-merged list. The cursor is the offset, in a form clients must treat
@@ -540,17 +510,12 @@ public final class MCPFederation: Sendable {
         id: JSONRPCID,
         params: JSONValue?,
         context: MCPCallContext
-    ) -> JSONRPCMessage {
+    ) throws(MCPRequestError) -> JSONRPCMessage {
         var offset = 0
         if let cursor = params?["cursor"]?.stringValue, !cursor.isEmpty {
             guard cursor.hasPrefix("gh-page-"), let parsed = Int(cursor.dropFirst(8)), parsed >= 0,
                 parsed <= items.count
-            else {
-                return .errorResponse(
-                    id: id,
-                    error: JSONRPCErrorObject(code: .invalidParams, message: "Invalid cursor")
-                )
-            }
+            else { throw .invalidCursor }
             offset = parsed
         }
         let end = min(offset + Self.pageSize, items.count)
