@@ -38,8 +38,23 @@ struct Exchange: Sendable {
         case unsupported
     }
 
-    /// The response (or the stream that will follow), or the plane's error for the edge to render.
+    /// How the attempts ended: a provider's answer to relay, or a refusal to pass on to the client.
+    private enum Attempted {
+        case answered(HTTPClientResponse, UpstreamPlan, ModelRouter.Target)
+        case refused(status: Int, body: ByteBuffer, plan: UpstreamPlan)
+    }
+
+    /// The response (or the stream that will follow), or the plane's error for the edge to render:
+    /// the attempts (failover across the route's deployments), then the response built from what
+    /// they ended with. With admission (`LLMProxyService.respond`: caller, body, route) these are
+    /// the plane's three phases, one function each.
     func run() async throws(LLMProxyError) -> Response {
+        let attempted = try await attempt()
+        return try await respond(attempted)
+    }
+
+    /// Tries the route's deployments until one answers or refuses in a way failover must not hide.
+    private func attempt() async throws(LLMProxyError) -> Attempted {
         var random = SystemRandomNumberGenerator()
         var lastFailure = LastFailure.unsupported
         for pass in 0...max(route.route.retries, 0) {
@@ -102,10 +117,7 @@ struct Exchange: Sendable {
                 }
                 if (200..<300).contains(status) {
                     runtime.router.markHealthy(target)
-                    if envelope.isStreaming {
-                        return stream(response, plan: plan, target: target)
-                    }
-                    return try await complete(response, plan: plan, target: target)
+                    return .answered(response, plan, target)
                 }
                 let errorBody = (try? await response.body.collect(upTo: Self.maximumErrorBody)) ?? ByteBuffer()
                 let retryAfter = FailoverPolicy.retryAfter(
@@ -119,7 +131,7 @@ struct Exchange: Sendable {
                         "upstream refused the request",
                         metadata: attemptMetadata(target, ["status": "\(status)"])
                     )
-                    return try upstreamError(status: status, body: errorBody, plan: plan)
+                    return .refused(status: status, body: errorBody, plan: plan)
                 case .tryNext:
                     coolDown(target, after: failure)
                     lastFailure = .upstreamStatus(status, errorBody, plan)
@@ -136,9 +148,20 @@ struct Exchange: Sendable {
         case .timeout(let timeout):
             throw .upstreamTimedOut(model: envelope.model, after: timeout)
         case .upstreamStatus(let status, let body, let plan):
-            return try upstreamError(status: status, body: body, plan: plan)
+            return .refused(status: status, body: body, plan: plan)
         case .unsupported:
             throw .noDeploymentServesEndpoint(model: envelope.model)
+        }
+    }
+
+    /// The client's response to what the attempts ended with.
+    private func respond(_ attempted: Attempted) async throws(LLMProxyError) -> Response {
+        switch attempted {
+        case .answered(let response, let plan, let target):
+            if envelope.isStreaming { return stream(response, plan: plan, target: target) }
+            return try await complete(response, plan: plan, target: target)
+        case .refused(let status, let body, let plan):
+            return try upstreamError(status: status, body: body, plan: plan)
         }
     }
 
