@@ -1,4 +1,5 @@
 import LLMProxy
+import Policy
 import Prometheus
 import Store
 import Testing
@@ -31,7 +32,7 @@ import Testing
 
     /// Totals seeded from the store plus one more call once overflowed and trapped.
     @Test func totalsSaturateInsteadOfOverflowing() async {
-        let seed = LLMUsageTotals(
+        let seed = SpendTotal(
             agent: "a",
             model: "m",
             requests: .max,
@@ -43,7 +44,7 @@ import Testing
         await ledger.record(record(inputTokens: 10, outputTokens: 3, costPicoUSD: 100))
         #expect(
             ledger.snapshot() == [
-                LLMUsageTotals(
+                SpendTotal(
                     agent: "a",
                     model: "m",
                     requests: .max,
@@ -62,7 +63,7 @@ import Testing
         await ledger.record(record(inputTokens: -5, outputTokens: 4, costPicoUSD: -1))
         #expect(
             ledger.snapshot() == [
-                LLMUsageTotals(agent: "a", model: "m", requests: 1, inputTokens: 0, outputTokens: 4, costPicoUSD: 0)
+                SpendTotal(agent: "a", model: "m", requests: 1, inputTokens: 0, outputTokens: 4, costPicoUSD: 0)
             ]
         )
         #expect(

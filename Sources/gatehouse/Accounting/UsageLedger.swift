@@ -1,12 +1,13 @@
 internal import LLMProxy
 internal import Logging
 internal import Metrics
+internal import Policy
 internal import ServiceLifecycle
 internal import Store
 internal import Synchronization
 
-/// Keeps the books of the LLM plane: running totals per agent and model (behind `/admin/usage`,
-/// seeded from the store at startup so they survive restarts), token and cost metrics, and one
+/// Keeps the books of the LLM plane: running totals per agent and model (Policy's `SpendTotals`,
+/// behind `/admin/usage`, seeded from the store at startup so they survive restarts), token and cost metrics, and one
 /// store row per call, written in batches by `UsageWriter` off the request path.
 final class UsageLedger: UsageSink, Sendable {
     struct Key: Hashable, Sendable {
@@ -24,7 +25,7 @@ final class UsageLedger: UsageSink, Sendable {
     }
 
     private struct Books: Sendable {
-        var totals: [Key: LLMUsageTotals] = [:]
+        var totals: SpendTotals
         var metrics: [Key: MetricHandles] = [:]
         var pending: [LLMUsageRow] = []
         var droppedRows = 0
@@ -39,10 +40,8 @@ final class UsageLedger: UsageSink, Sendable {
 
     /// `capacity` bounds the rows waiting for the disk; past it rows are dropped and counted
     /// (the totals and metrics still include them).
-    init(seed: [LLMUsageTotals], metrics: any MetricsFactory, capacity: Int = 10_000) {
-        var books = Books()
-        for total in seed { books.totals[Key(agent: total.agent, model: total.model)] = total }
-        self.books = Mutex(books)
+    init(seed: [SpendTotal], metrics: any MetricsFactory, capacity: Int = 10_000) {
+        self.books = Mutex(Books(totals: SpendTotals(seed: seed)))
         (self.batchesReady, self.wakeUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.metricsFactory = metrics
         self.capacity = capacity
@@ -72,21 +71,13 @@ final class UsageLedger: UsageSink, Sendable {
             status: usage.status
         )
         let handles = books.withLock { books -> MetricHandles in
-            var entry =
-                books.totals[key]
-                ?? LLMUsageTotals(
-                    agent: usage.agent,
-                    model: usage.model,
-                    requests: 0,
-                    inputTokens: 0,
-                    outputTokens: 0,
-                    costPicoUSD: 0
-                )
-            entry.requests = Self.saturatingSum(entry.requests, 1)
-            entry.inputTokens = Self.saturatingSum(entry.inputTokens, inputTokens)
-            entry.outputTokens = Self.saturatingSum(entry.outputTokens, outputTokens)
-            entry.costPicoUSD = Self.saturatingSum(entry.costPicoUSD, costPicoUSD)
-            books.totals[key] = entry
+            books.totals.add(
+                agent: usage.agent,
+                model: usage.model,
+                inputTokens: inputTokens,
+                outputTokens: outputTokens,
+                costPicoUSD: costPicoUSD
+            )
             if books.pending.count < capacity {
                 books.pending.append(row)
             } else {
@@ -102,13 +93,6 @@ final class UsageLedger: UsageSink, Sendable {
         handles.inputTokens.increment(by: inputTokens)
         handles.outputTokens.increment(by: outputTokens)
         handles.cost.increment(by: Double(costPicoUSD) / 1e12)
-    }
-
-    /// Totals add upstream-reported amounts (never negative here) to totals seeded from the
-    /// store: pinned at the type's maximum rather than trapping on overflow.
-    private static func saturatingSum<Value: FixedWidthInteger>(_ total: Value, _ amount: Value) -> Value {
-        let (sum, overflow) = total.addingReportingOverflow(amount)
-        return overflow ? .max : sum
     }
 
     private func makeHandles(for key: Key) -> MetricHandles {
@@ -143,8 +127,8 @@ final class UsageLedger: UsageSink, Sendable {
 
     var droppedRows: Int { books.withLock { $0.droppedRows } }
 
-    func snapshot() -> [LLMUsageTotals] {
-        books.withLock { Array($0.totals.values) }.sorted { ($0.agent, $0.model) < ($1.agent, $1.model) }
+    func snapshot() -> [SpendTotal] {
+        books.withLock { $0.totals.all }
     }
 
     func finish() {

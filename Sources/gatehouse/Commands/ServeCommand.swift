@@ -133,7 +133,19 @@ struct GatewayRunner {
             )
             seed = []
         }
-        let ledger = UsageLedger(seed: seed, metrics: PrometheusMetricsFactory(registry: registry))
+        let ledger = UsageLedger(
+            seed: seed.map {
+                SpendTotal(
+                    agent: $0.agent,
+                    model: $0.model,
+                    requests: $0.requests,
+                    inputTokens: $0.inputTokens,
+                    outputTokens: $0.outputTokens,
+                    costPicoUSD: $0.costPicoUSD
+                )
+            },
+            metrics: PrometheusMetricsFactory(registry: registry)
+        )
         do {
             try await store.recordConfigLoad(
                 ConfigLoadRecord(

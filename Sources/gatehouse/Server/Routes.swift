@@ -3,6 +3,7 @@ internal import HTTPTypes
 internal import Hummingbird
 internal import MCPHost
 internal import NIOCore
+internal import Policy
 internal import Prometheus
 internal import Store
 
