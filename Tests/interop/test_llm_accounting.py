@@ -122,6 +122,23 @@ def test_admin_usage_totals_match_the_providers(llm: LLMStack) -> None:
         assert row["cost_usd"] == pytest.approx(ledger.cost(model), rel=1e-9), model
 
 
+def test_admin_usage_totals_survive_a_restart(start_llm_gateway: Callable[..., LLMStack]) -> None:
+    first = start_llm_gateway()
+    ledger = Ledger()
+    client = first.openai_client()
+    for _ in range(2):
+        ledger.call("gpt-4o-mini", first.primary, lambda: client.chat.completions.create(model="gpt-4o-mini", messages=USER))
+    before = settled_usage(first, ledger)[("demo", "gpt-4o-mini")]
+    assert first.gateway.stop() == 0
+
+    # The same working directory, so the same store: the totals are read back at startup.
+    second = start_llm_gateway()
+    after = usage_rows(second)[("demo", "gpt-4o-mini")]
+    assert after == before
+    assert after["requests"] == 2
+    assert after["cost_usd"] == pytest.approx(ledger.cost("gpt-4o-mini"), rel=1e-9)
+
+
 def test_admin_usage_counts_anthropic_cache_tokens_as_input(llm: LLMStack) -> None:
     ledger = Ledger()
     ledger.call("claude-haiku-4-5", llm.anthropic, lambda: llm.anthropic_client().messages.create(
