@@ -31,6 +31,12 @@ let package = Package(
         .target(name: "GatehouseCore", exclude: ["README.md"], swiftSettings: strictSettings),
         .target(name: "GatehouseJSON", exclude: ["README.md"], swiftSettings: strictSettings),
         .target(
+            name: "GatehouseConfig",
+            dependencies: ["GatehouseCore", .product(name: "Yams", package: "Yams")],
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "GatehouseSSE",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
             exclude: ["README.md"],
@@ -48,7 +54,15 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
-        .target(name: "Policy", dependencies: ["GatehouseCore"], exclude: ["README.md"], swiftSettings: strictSettings),
+        .target(
+            name: "Policy",
+            dependencies: [
+                "GatehouseCore", "GatehouseConfig", "GatehouseJSON",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strictSettings
+        ),
         // The module is `GatehouseTracing` because swift-distributed-tracing (used by Hummingbird)
         // already owns the module name `Tracing`; the folder keeps the architecture's name.
         .target(
@@ -89,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "gatehouse",
             dependencies: [
-                "GatehouseCore", "Store", "Policy", "GatehouseTracing", "LLMProxy", "MCPHost",
+                "GatehouseCore", "GatehouseConfig", "Store", "Policy", "GatehouseTracing", "LLMProxy", "MCPHost",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -105,7 +119,10 @@ let package = Package(
         ),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
         .testTarget(name: "GatehouseJSONTests", dependencies: ["GatehouseJSON"]),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy", "GatehouseCore"]),
+        .testTarget(
+            name: "PolicyTests",
+            dependencies: ["Policy", "GatehouseCore", "GatehouseConfig", "GatehouseJSON"]
+        ),
         .testTarget(name: "GatehouseTracingTests", dependencies: ["GatehouseTracing"]),
         .testTarget(
             name: "StoreTests",
@@ -125,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseTests",
             dependencies: [
-                "gatehouse", "GatehouseCore", "Policy", "Store", "LLMProxy", "MCPHost",
+                "gatehouse", "GatehouseCore", "GatehouseConfig", "Policy", "Store", "LLMProxy", "MCPHost",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -97,6 +97,7 @@ struct ServerHarness {
             reloader: reloader,
             ledger: UsageLedger(seed: [], metrics: PrometheusMetricsFactory(registry: registry)),
             federation: federation,
+            policyWatcher: PolicyWatcher(engine: PolicyEngine(), state: state, environment: [:], logger: logger),
             registry: registry,
             logger: logger,
             onListening: { _ in }

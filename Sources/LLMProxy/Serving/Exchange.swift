@@ -9,6 +9,7 @@ internal import Hummingbird
 internal import Logging
 internal import NIOCore
 internal import NIOHTTP1
+internal import Policy
 internal import ServiceLifecycle
 
 /// One client request's journey through the deployments of its route: failover before the first
@@ -23,6 +24,8 @@ struct Exchange: Sendable {
     let shutdownAllowance: Duration
     let forwardedHeaders: [(String, String)]
     let usageSink: any UsageSink
+    /// The policy's hold on the caller's limits, given back with the real usage when recorded.
+    let ticket: PolicyTicket
     let logger: Logger
 
     /// Largest non-streaming upstream body the gateway reads (it must read it to count usage).
@@ -457,6 +460,7 @@ struct Exchange: Sendable {
 
     fileprivate func record(usage: TokenUsage?, target: ModelRouter.Target, isStreaming: Bool, status: Int) async {
         let tokens = usage ?? .zero
+        ticket.finish(usedTokens: usage.map { $0.inputTokens.addingReportingOverflow($0.outputTokens).partialValue })
         let cost =
             runtime.configuration.prices.price(forUpstreamModel: target.deployment.model)?.costPicoUSD(tokens) ?? 0
         await usageSink.record(

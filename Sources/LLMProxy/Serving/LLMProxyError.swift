@@ -1,5 +1,6 @@
 internal import Foundation
 public import HTTPTypes
+public import Policy
 
 /// Why the LLM plane answered a request with an error of its own. Thrown inside the plane and
 /// rendered once, at its edge (`LLMProxyService.render`), in the client's dialect. An upstream's
@@ -27,6 +28,10 @@ public enum LLMProxyError: Error, Sendable, Equatable {
     case upstreamRefused(status: Int, message: String)
     /// The gateway stopped before the provider answered.
     case shuttingDown
+    /// The caller's policy does not allow the model.
+    case policyDenied(PolicyDecision)
+    /// One of the caller's limits refused the call for now.
+    case rateLimited(PolicyDecision)
 
     public var status: HTTPResponse.Status {
         switch self {
@@ -40,6 +45,8 @@ public enum LLMProxyError: Error, Sendable, Equatable {
         case .upstreamTimedOut: .gatewayTimeout
         case .upstreamRefused(let status, _): (100...599).contains(status) ? .init(code: status) : .badGateway
         case .shuttingDown: .serviceUnavailable
+        case .policyDenied: .forbidden
+        case .rateLimited: .tooManyRequests
         }
     }
 
@@ -64,6 +71,8 @@ public enum LLMProxyError: Error, Sendable, Equatable {
             default: status >= 500 ? .upstream : .invalidRequest
             }
         case .shuttingDown: .overloaded
+        case .policyDenied: .permission
+        case .rateLimited: .rateLimited
         }
     }
 
@@ -95,13 +104,38 @@ public enum LLMProxyError: Error, Sendable, Equatable {
             message
         case .shuttingDown:
             "The gateway is shutting down; the request was interrupted. Retry it on another instance."
+        case .policyDenied(let decision):
+            "Denied by policy: \(decision.reason) (rule \(decision.rule))."
+        case .rateLimited(let decision):
+            "Rate limited: \(decision.reason) (rule \(decision.rule))."
         }
     }
 
     /// The OpenAI `code`, where the gateway sets one beyond the kind's own.
     var code: String? {
-        if case .modelNotFound = self { return "model_not_found" }
-        return nil
+        switch self {
+        case .modelNotFound: "model_not_found"
+        case .policyDenied: "policy_denied"
+        case .rateLimited: "rate_limit_exceeded"
+        default: nil
+        }
+    }
+
+    /// `Retry-After` and the OpenAI-style `x-ratelimit-*` headers of a limit's refusal.
+    var headers: [(HTTPField.Name, String)] {
+        guard case .rateLimited(let decision) = self else { return [] }
+        var headers: [(HTTPField.Name, String)] = []
+        if let seconds = decision.retryAfterSeconds { headers.append((.retryAfter, String(seconds))) }
+        if let limit = decision.limit, limit.unit != .concurrent,
+            let limitName = HTTPField.Name("x-ratelimit-limit-\(limit.unit.rawValue)"),
+            let remainingName = HTTPField.Name("x-ratelimit-remaining-\(limit.unit.rawValue)"),
+            let resetName = HTTPField.Name("x-ratelimit-reset-\(limit.unit.rawValue)")
+        {
+            headers.append((limitName, String(limit.allowed)))
+            headers.append((remainingName, "0"))
+            headers.append((resetName, "\(decision.retryAfterSeconds ?? 1)s"))
+        }
+        return headers
     }
 
     /// The body the client gets, in its dialect.

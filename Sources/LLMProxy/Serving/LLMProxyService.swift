@@ -7,6 +7,7 @@ public import Hummingbird
 public import Logging
 internal import NIOCore
 internal import NIOHTTP1
+public import Policy
 
 /// Serves the LLM endpoints: decodes only what routing needs, picks deployments, fails over,
 /// forwards or translates the body and the stream, and accounts for every token.
@@ -15,6 +16,7 @@ public struct LLMProxyService: Sendable {
     let usageSink: any UsageSink
     let logger: Logger
     let shutdownAllowance: Duration
+    let policy: any PolicyDecisionPoint
 
     /// `shutdownAllowance`: how long a stream still open when shutdown begins may go on before it
     /// ends itself cleanly (the executable's drain leaves itself a moment after that).
@@ -22,8 +24,10 @@ public struct LLMProxyService: Sendable {
         runtime: @escaping @Sendable () -> LLMRuntime,
         usageSink: any UsageSink,
         logger: Logger,
-        shutdownAllowance: Duration = .milliseconds(2500)
+        shutdownAllowance: Duration = .milliseconds(2500),
+        policy: any PolicyDecisionPoint = AllowAllPolicy()
     ) {
+        self.policy = policy
         self.runtime = runtime
         self.usageSink = usageSink
         self.logger = logger
@@ -44,16 +48,24 @@ public struct LLMProxyService: Sendable {
         router.post("/v1/embeddings") { request, context in
             await handle(.embeddings, request: request, context: context)
         }
-        router.get("/v1/models") { _, _ in
-            listModels()
+        router.get("/v1/models") { _, context in
+            listModels(for: context.agentRequest)
         }
     }
 
     // MARK: - Models
 
-    func listModels() -> Response {
+    /// The models the caller's policy lets it use.
+    func listModels(for caller: AgentRequest?) -> Response {
         let created = JSONValue(Int(Date().timeIntervalSince1970))
-        let data = runtime().router.modelNames.map { name in
+        var names = runtime().router.modelNames
+        if policy.isActive {
+            guard let caller else { return Self.render(.unauthenticated, dialect: .openAI) }
+            names = names.filter {
+                policy.decide(PolicyInput(identity: caller.identity, action: .listModel($0))).isAllowed
+            }
+        }
+        let data = names.map { name in
             JSONValue.object(
                 JSONObject([
                     "id": .string(name), "object": .string("model"), "created": created,
@@ -103,6 +115,7 @@ public struct LLMProxyService: Sendable {
         guard let route = runtime.router.route(named: envelope.model) else {
             throw .modelNotFound(model: envelope.model)
         }
+        let ticket = try admit(caller, envelope: envelope, route: route.route, logger: context.logger)
         let exchange = Exchange(
             api: api,
             envelope: envelope,
@@ -112,9 +125,33 @@ public struct LLMProxyService: Sendable {
             shutdownAllowance: shutdownAllowance,
             forwardedHeaders: Self.forwardableHeaders(request.headers),
             usageSink: usageSink,
+            ticket: ticket,
             logger: context.logger
         )
         return try await exchange.run()
+    }
+
+    /// The policy's answer for the model; an admitted call holds its ticket (token reservation,
+    /// concurrency slot) until its usage is recorded.
+    private func admit(
+        _ caller: AgentRequest,
+        envelope: RequestEnvelope,
+        route: ModelRoute,
+        logger: Logger
+    ) throws(LLMProxyError) -> PolicyTicket {
+        let input = PolicyInput(identity: caller.identity, action: .callModel(envelope.model))
+        switch policy.admit(input, estimatedTokens: TokenEstimate.likely(envelope)) {
+        case .admitted(let ticket):
+            return ticket
+        case .refused(let decision):
+            logger.info(
+                "LLM call refused by policy",
+                metadata: [
+                    "model": "\(envelope.model)", "decision": "\(decision.effect.rawValue)", "rule": "\(decision.rule)",
+                ]
+            )
+            throw decision.effect == .limit ? .rateLimited(decision) : .policyDenied(decision)
+        }
     }
 
     static func forwardableHeaders(_ headers: HTTPFields) -> [(String, String)] {
@@ -134,9 +171,11 @@ public struct LLMProxyService: Sendable {
 
     /// The plane's errors as the client's SDK expects them: status and body in its dialect.
     static func render(_ error: LLMProxyError, dialect: LLMClientDialect) -> Response {
-        Response(
+        var headers: HTTPFields = [.contentType: "application/json"]
+        for (name, value) in error.headers { headers[name] = value }
+        return Response(
             status: error.status,
-            headers: [.contentType: "application/json"],
+            headers: headers,
             body: .init(byteBuffer: ByteBuffer(bytes: error.body(dialect: dialect)))
         )
     }

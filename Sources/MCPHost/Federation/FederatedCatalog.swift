@@ -110,8 +110,8 @@ public struct FederatedCatalog: Sendable {
     }
 
     /// The definitions `tools/list` returns for a scope, hidden tools left out.
-    public func listed(scope: String?) -> [JSONValue] {
-        tools.filter { !$0.isHidden && (scope == nil || $0.server == scope) }.map {
+    public func listed(scope: String?, including isIncluded: (Tool) -> Bool = { _ in true }) -> [JSONValue] {
+        tools.filter { !$0.isHidden && (scope == nil || $0.server == scope) && isIncluded($0) }.map {
             $0.listed(name: scope == nil ? $0.federatedName : $0.shownName)
         }
     }

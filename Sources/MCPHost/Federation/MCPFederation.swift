@@ -4,6 +4,7 @@ public import GatehouseJSON
 public import Logging
 public import Metrics
 public import NIOCore
+public import Policy
 internal import Synchronization
 
 /// Who is asking, through which endpoint, in which era: everything a request is answered with
@@ -40,6 +41,8 @@ public final class MCPFederation: Sendable {
     private let listenerKeys = Atomic<UInt64>(0)
     private let pins: ToolPinRegistry
     private let logger: Logger
+    /// Decides what each caller may list and call, and counts calls against its limits.
+    let policy: any PolicyDecisionPoint
     /// Cancels routed calls whose client left.
     let watchdog = CallWatchdog()
 
@@ -53,9 +56,11 @@ public final class MCPFederation: Sendable {
         pinStore: (any ToolPinStore)?,
         group: any EventLoopGroup,
         metrics: any MetricsFactory,
-        logger: Logger
+        logger: Logger,
+        policy: any PolicyDecisionPoint = AllowAllPolicy()
     ) {
         self.configuration = configuration
+        self.policy = policy
         self.sessions = MCPSessionTable(
             maximumSessions: configuration.maximumSessions,
             idleTimeout: configuration.sessionIdleTimeout
@@ -263,7 +268,9 @@ public final class MCPFederation: Sendable {
         case "tools/list":
             let catalog = self.catalog
             reply = try page(
-                catalog.listed(scope: context.scope),
+                catalog.listed(scope: context.scope) { tool in
+                    mayList(tool, context: context)
+                },
                 key: "tools",
                 ttlMilliseconds: catalog.ttlMilliseconds(scope: context.scope),
                 id: id,
@@ -316,6 +323,50 @@ public final class MCPFederation: Sendable {
         return reply
     }
 
+    // MARK: - Policy
+
+    /// Whether `tools/list` shows the tool to this caller.
+    private func mayList(_ tool: FederatedCatalog.Tool, context: MCPCallContext) -> Bool {
+        guard policy.isActive else { return true }
+        let input = PolicyInput(
+            identity: context.caller.identity,
+            action: .listTool(ToolTarget(server: tool.server, name: tool.federatedName))
+        )
+        return policy.decide(input).isAllowed
+    }
+
+    /// Whether the caller may list and use a server's prompts and resources.
+    private func mayUse(server: String, context: MCPCallContext) -> Bool {
+        guard policy.isActive else { return true }
+        return policy.decide(PolicyInput(identity: context.caller.identity, action: .useServer(server))).isAllowed
+    }
+
+    /// The policy's answer to a call; throws the refusal, which never reaches the upstream.
+    private func admit(
+        _ tool: FederatedCatalog.Tool,
+        arguments: JSONValue?,
+        context: MCPCallContext
+    ) throws(MCPRequestError) -> PolicyTicket {
+        let input = PolicyInput(
+            identity: context.caller.identity,
+            action: .callTool(ToolTarget(server: tool.server, name: tool.federatedName), arguments: arguments)
+        )
+        switch policy.admit(input, estimatedTokens: 0) {
+        case .admitted(let ticket):
+            return ticket
+        case .refused(let decision):
+            logger.info(
+                "MCP call refused by policy",
+                metadata: [
+                    "agent": "\(context.agent)", "tool": "\(tool.federatedName)",
+                    "decision": "\(decision.effect.rawValue)",
+                    "rule": "\(decision.rule)",
+                ]
+            )
+            throw .policyRefused(decision)
+        }
+    }
+
     private func callTool(
         _ request: JSONRPCMessage,
         context: MCPCallContext,
@@ -327,12 +378,41 @@ public final class MCPFederation: Sendable {
         guard let server = serversByName[tool.server],
             let routed = request.replacingParamsMember("name", with: .string(tool.upstreamName), inMeta: false)
         else { throw .unknownTool(name: name) }
+        let ticket: PolicyTicket
+        do {
+            ticket = try admit(tool, arguments: request.params?["arguments"], context: context)
+        } catch {
+            if case .policyRefused(let decision) = error, decision.effect == .deny,
+                policy.deniesWithToolResult(agent: context.agent), let id = request.id
+            {
+                return .response(id: id, result: Self.deniedToolResult(decision))
+            }
+            throw error
+        }
+        defer { ticket.finish(usedTokens: nil) }
         return try await forward(
             routed,
             to: server,
             context: context,
             toolHeaders: tool.headerBindings,
             onNotification: onNotification
+        )
+    }
+
+    /// A denial as a tool result the model reads (`denials: tool_result`).
+    private static func deniedToolResult(_ decision: PolicyDecision) -> JSONValue {
+        .object(
+            JSONObject([
+                "content": .array([
+                    .object(
+                        JSONObject([
+                            "type": .string("text"),
+                            "text": .string(MCPRequestError.policyMessage(decision)),
+                        ])
+                    )
+                ]),
+                "isError": .bool(true),
+            ])
         )
     }
 
@@ -385,6 +465,7 @@ public final class MCPFederation: Sendable {
         guard let server = serversByName[serverName], var params = request.params?.objectValue else {
             throw .unknownPrompt(name: name)
         }
+        try requireServer(serverName, context: context)
         if path.count == 2, var reference = params["ref"]?.objectValue {
             reference["name"] = .string(upstreamName)
             params["ref"] = .object(reference)
@@ -425,7 +506,14 @@ public final class MCPFederation: Sendable {
                 }
             } ?? (candidates.count == 1 ? candidates.first : nil)
         guard let owner else { throw .resourceNotFound(uri: uri) }
+        try requireServer(owner.name, context: context)
         return try await forward(request, to: owner, context: context, onNotification: onNotification)
+    }
+
+    private func requireServer(_ server: String, context: MCPCallContext) throws(MCPRequestError) {
+        guard policy.isActive else { return }
+        let decision = policy.decide(PolicyInput(identity: context.caller.identity, action: .useServer(server)))
+        if !decision.isAllowed { throw .policyRefused(decision) }
     }
 
     /// Fans a list out to every healthy server in scope, in parallel, reads every page, merges,
@@ -441,6 +529,7 @@ public final class MCPFederation: Sendable {
         let targets = servers(in: context.scope).filter {
             let snapshot = $0.snapshot
             return snapshot.status == .up && snapshot.capabilities[capability] != nil
+                && mayUse(server: $0.name, context: context)
         }
         let collected = await withTaskGroup(of: (Int, [JSONValue], Int).self) { group in
             for (index, server) in targets.enumerated() {

@@ -1,4 +1,5 @@
 internal import GatehouseJSON
+public import Policy
 
 /// Why the federation answered a request with an error of its own. Thrown inside and rendered
 /// once, by `MCPFederation.handle`, as a JSON-RPC error in the client's era.
@@ -17,6 +18,9 @@ public enum MCPRequestError: Error, Sendable, Equatable {
     case invalidCursor
     /// The server that owns the tool, prompt or resource failed the call.
     case upstream(UpstreamCallError)
+    /// The caller's policy refused the request, or one of its limits did (`decision.effect`
+    /// says which); the upstream never saw it.
+    case policyRefused(PolicyDecision)
 
     /// The error object a client of `era` expects.
     public func jsonRPCError(era: MCPEra) -> JSONRPCErrorObject {
@@ -55,6 +59,19 @@ public enum MCPRequestError: Error, Sendable, Equatable {
             return JSONRPCErrorObject(code: .invalidParams, message: "Invalid cursor")
         case .upstream(let error):
             return error.jsonRPCError
+        case .policyRefused(let decision):
+            var data = JSONObject(["rule": .string(decision.rule), "decision": .string(decision.effect.rawValue)])
+            if let seconds = decision.retryAfterSeconds { data["retryAfterSeconds"] = JSONValue(seconds) }
+            let code = decision.effect == .limit ? MCPErrorCode.rateLimited : MCPErrorCode.policyDenied
+            return JSONRPCErrorObject(code: code, message: Self.policyMessage(decision), data: .object(data))
+        }
+    }
+
+    /// What the agent reads: the reason and the rule, so a person can find and fix it.
+    static func policyMessage(_ decision: PolicyDecision) -> String {
+        switch decision.effect {
+        case .limit: "Rate limited: \(decision.reason) (rule \(decision.rule))."
+        default: "Denied by policy: \(decision.reason) (rule \(decision.rule))."
         }
     }
 }

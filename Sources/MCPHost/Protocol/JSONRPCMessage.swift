@@ -77,6 +77,11 @@ public struct JSONRPCErrorObject: Sendable, Equatable, Error {
 public enum MCPErrorCode {
     /// ≤2025-11-25; 2026-07-28 answers -32602 instead (clients should still accept this one).
     public static let resourceNotFound = -32002
+    /// Gatehouse: the caller's policy denies the request (JSON-RPC's server-error range).
+    public static let policyDenied = -32003
+    /// Gatehouse: one of the caller's limits refused the request for now; `data.retryAfterSeconds`
+    /// says when to retry.
+    public static let rateLimited = -32029
     /// 2025-11-25 only.
     public static let urlElicitationRequired = -32042
     /// 2026-07-28: HTTP headers and body disagree, or a required header is missing or malformed.

@@ -576,10 +576,13 @@ public struct MCPRoutes: Sendable {
     }
 
     private func jsonResponse(_ message: JSONRPCMessage, status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: message.encoded()))
-        )
+        var headers: HTTPFields = [.contentType: "application/json"]
+        // A limit's refusal says when to retry in the error's data; HTTP clients read it here.
+        if case .errorResponse(_, let error) = message.kind, error.code == MCPErrorCode.rateLimited,
+            let seconds = error.data?["retryAfterSeconds"]?.intValue
+        {
+            headers[.retryAfter] = String(seconds)
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: message.encoded())))
     }
 }

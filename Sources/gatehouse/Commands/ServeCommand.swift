@@ -1,5 +1,6 @@
 internal import ArgumentParser
 internal import Foundation
+internal import GatehouseConfig
 internal import GatehouseCore
 internal import Hummingbird
 internal import LLMProxy
@@ -122,6 +123,21 @@ struct GatewayRunner {
             logLevelOverride: logLevelOverride,
             logger: logger
         )
+        let policyWatcher = PolicyWatcher(
+            engine: PolicyEngine(),
+            state: state,
+            environment: environment,
+            logger: logger
+        )
+        let policyErrors = policyWatcher.loadInitial()
+        guard policyErrors.isEmpty else {
+            for diagnostic in policyErrors {
+                FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+            }
+            logger.critical("cannot start: the policies are invalid", metadata: ["errors": "\(policyErrors.count)"])
+            await store.close()
+            throw ExitCode(1)
+        }
         let registry = PrometheusCollectorRegistry()
         let seed: [LLMUsageTotals]
         do {
@@ -186,7 +202,8 @@ struct GatewayRunner {
             pinStore: StoreToolPinStore(store: store),
             group: MultiThreadedEventLoopGroup.singleton,
             metrics: PrometheusMetricsFactory(registry: registry),
-            logger: logger
+            logger: logger,
+            policy: policyWatcher.engine
         )
         for server in configuration.mcp.servers {
             logger.info(
@@ -200,6 +217,7 @@ struct GatewayRunner {
             reloader: reloader,
             ledger: ledger,
             federation: federation,
+            policyWatcher: policyWatcher,
             registry: registry,
             logger: logger,
             onListening: { [logger] address in
@@ -224,6 +242,7 @@ struct GatewayRunner {
                     service: watchdog.track(UsageWriter(ledger: ledger, store: store, logger: logger), named: "usage")
                 ),
                 .init(service: watchdog.track(MCPSupervisorService(federation: federation), named: "mcp-servers")),
+                .init(service: PolicyWatcherService(watcher: policyWatcher)),
                 .init(
                     service: watchdog.track(
                         DrainingHTTPServer(

@@ -1,5 +1,6 @@
 internal import ArgumentParser
 internal import Foundation
+internal import GatehouseConfig
 internal import GatehouseCore
 internal import Policy
 
@@ -14,10 +15,26 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let source = configOption.source
-        switch source.load(environment: ProcessInfo.processInfo.environment) {
+        let environment = ProcessInfo.processInfo.environment
+        switch source.load(environment: environment) {
         case .valid(let configuration):
             let keyCount = configuration.agents.reduce(0) { $0 + $1.apiKeys.filter { !$0.isEmpty }.count }
             print("\(source): valid (\(configuration.agents.count) agents, \(keyCount) API keys)")
+            if let directory = configuration.policy.directory {
+                switch PolicyDirectory.load(directory: directory, environment: environment) {
+                case .valid(let policies):
+                    print(
+                        "\(directory): valid (\(policies.files.count) files, \(policies.governedAgents.count) agents)"
+                    )
+                case .invalid(let diagnostics):
+                    for diagnostic in diagnostics {
+                        FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+                    }
+                    let noun = diagnostics.count == 1 ? "error" : "errors"
+                    FileHandle.standardError.write(Data("\(directory): \(diagnostics.count) \(noun)\n".utf8))
+                    throw ExitCode(1)
+                }
+            }
         case .invalid(let diagnostics):
             for diagnostic in diagnostics {
                 FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))

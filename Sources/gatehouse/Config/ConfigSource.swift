@@ -1,4 +1,5 @@
 internal import Foundation
+internal import GatehouseConfig
 
 /// Where the configuration comes from; a reload reads the same source again.
 enum ConfigSource: Sendable, Equatable, CustomStringConvertible {

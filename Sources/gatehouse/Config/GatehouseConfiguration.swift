@@ -1,4 +1,5 @@
 internal import Foundation
+internal import GatehouseConfig
 internal import GatehouseCore
 internal import LLMProxy
 internal import Logging
@@ -16,6 +17,7 @@ struct GatehouseConfiguration: Sendable, Equatable {
     var agents: [AgentDefinition] = []
     var llm = LLMProxyConfiguration()
     var mcp = MCPHostConfiguration()
+    var policy = PolicySettings()
 }
 
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
@@ -78,7 +80,10 @@ extension GatehouseConfiguration {
     /// Every key the file may contain, by section (`agents[]` is one list item). The decoder
     /// accepts exactly these, and a test holds `docs/gatehouse.schema.json` to the same list.
     static let knownKeys: [String: [String]] = [
-        "": ["server", "store", "logging", "admin", "agents", "providers", "models", "prices", "upstream", "mcp"],
+        "": [
+            "server", "store", "logging", "admin", "agents", "providers", "models", "prices", "upstream", "mcp",
+            "policy",
+        ],
         "server": [
             "listen", "max_body_size", "max_header_size", "idle_timeout", "request_head_timeout",
             "request_body_timeout", "shutdown_grace_period",
@@ -100,6 +105,7 @@ extension GatehouseConfiguration {
             "connect_timeout", "startup_timeout", "pinning", "tools",
         ],
         "mcp.servers[].tools": ["include", "exclude", "rename", "descriptions"],
+        "policy": PolicySettings.knownKeys,
     ]
 
     static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
@@ -128,6 +134,7 @@ extension GatehouseConfiguration {
         if let node = sections["agents"] { configuration.agents = decodeAgents(node, reader: &reader) }
         configuration.llm = LLMConfigurationDecoder.decode(sections, reader: &reader)
         if let node = sections["mcp"] { configuration.mcp = MCPConfigurationDecoder.decode(node, reader: &reader) }
+        if let node = sections["policy"] { configuration.policy = PolicySettings.decode(node, reader: &reader) }
 
         // Sections are read in a fixed order; report in the order of the file.
         let diagnostics = reader.diagnostics.enumerated().sorted { left, right in

@@ -1,4 +1,5 @@
 internal import Foundation
+internal import GatehouseConfig
 internal import GatehouseCore
 internal import LLMProxy
 internal import Yams

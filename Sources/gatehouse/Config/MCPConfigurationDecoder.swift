@@ -1,4 +1,5 @@
 internal import Foundation
+internal import GatehouseConfig
 internal import MCPHost
 internal import Yams
 

@@ -1,3 +1,4 @@
+internal import GatehouseConfig
 internal import GatehouseCore
 internal import LLMProxy
 internal import Logging

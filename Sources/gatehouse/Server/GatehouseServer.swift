@@ -5,6 +5,7 @@ internal import LLMProxy
 internal import Logging
 internal import MCPHost
 internal import NIOCore
+internal import Policy
 internal import Prometheus
 internal import Store
 
@@ -20,6 +21,7 @@ enum GatehouseServer {
         reloader: ConfigReloader,
         ledger: UsageLedger,
         federation: MCPFederation,
+        policyWatcher: PolicyWatcher,
         registry: PrometheusCollectorRegistry,
         logger: Logger,
         onListening: @escaping @Sendable (SocketAddress?) async -> Void
@@ -31,15 +33,22 @@ enum GatehouseServer {
         router.add(middleware: BodyLimitMiddleware(state: state))
         router.add(middleware: AgentAuthenticationMiddleware(state: state))
         OperationalRoutes(state: state, store: store, registry: registry).register(on: router)
-        AdminRoutes(state: state, store: store, reloader: reloader, ledger: ledger, federation: federation)
-            .register(on: router)
+        AdminRoutes(
+            state: state,
+            store: store,
+            reloader: reloader,
+            ledger: ledger,
+            federation: federation,
+            policyWatcher: policyWatcher
+        ).register(on: router)
         LLMProxyService(
             runtime: { state.snapshot.llm },
             usageSink: ledger,
             logger: logger,
             shutdownAllowance: ShutdownPlan.interruptAfter(
                 gracePeriod: state.snapshot.configuration.server.shutdownGracePeriod
-            )
+            ),
+            policy: policyWatcher.engine
         ).register(on: router)
         MCPRoutes(federation: federation, logger: logger).register(on: router)
 

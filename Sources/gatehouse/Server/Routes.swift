@@ -1,4 +1,5 @@
 internal import Foundation
+internal import GatehouseConfig
 internal import HTTPTypes
 internal import Hummingbird
 internal import MCPHost
@@ -60,6 +61,7 @@ struct AdminRoutes {
     let reloader: ConfigReloader
     let ledger: UsageLedger
     let federation: MCPFederation
+    let policyWatcher: PolicyWatcher
 
     private struct Usage: Encodable {
         struct Entry: Encodable {
@@ -106,8 +108,47 @@ struct AdminRoutes {
         let loads: [Load]
     }
 
+    private struct PolicyStatus: Encodable {
+        struct Problem: Encodable {
+            let file: String
+            let line: Int
+            let column: Int
+            let path: String
+            let message: String
+            let hint: String?
+        }
+        let directory: String?
+        let loaded_at: String?
+        let files: [String]
+        let agents: [String]
+        /// The last change that was rejected (the running policies are the previous ones).
+        let errors: [Problem]
+    }
+
     func register(on router: Router<GatehouseRequestContext>) {
         let admin = router.group("/admin").add(middleware: AdminAuthenticationMiddleware(state: state))
+        admin.get("policy") { _, _ in
+            let status = policyWatcher.currentStatus
+            let policies = policyWatcher.engine.policies
+            return try jsonResponse(
+                PolicyStatus(
+                    directory: status.directory,
+                    loaded_at: status.loadedAt,
+                    files: policies.files,
+                    agents: policies.governedAgents,
+                    errors: status.errors.map {
+                        .init(
+                            file: $0.file,
+                            line: $0.line,
+                            column: $0.column,
+                            path: $0.path,
+                            message: $0.message,
+                            hint: $0.hint
+                        )
+                    }
+                )
+            )
+        }
         MCPAdminRoutes(federation: federation).register(on: admin)
         admin.get("config") { _, _ in
             let snapshot = state.snapshot

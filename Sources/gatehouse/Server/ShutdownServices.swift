@@ -1,4 +1,5 @@
 internal import Foundation
+internal import GatehouseConfig
 internal import Hummingbird
 internal import Logging
 internal import ServiceLifecycle

@@ -2,19 +2,19 @@ internal import Foundation
 
 /// Expands `${VAR}` and `${VAR:-default}` in a configuration value, as a shell does:
 /// the default applies when the variable is unset or empty. `$$` writes a literal `$`.
-enum EnvironmentSubstitution {
-    enum Expansion: Equatable {
+public enum EnvironmentSubstitution {
+    public enum Expansion: Equatable {
         case expanded(String)
         case failed([Failure])
     }
 
-    enum Failure: Equatable {
+    public enum Failure: Equatable {
         case unsetVariable(String)
         case malformedReference(String)
     }
 
     /// Returns the expanded text, or every variable that is missing (so one pass reports them all).
-    static func expand(_ text: String, environment: [String: String]) -> Expansion {
+    public static func expand(_ text: String, environment: [String: String]) -> Expansion {
         guard text.contains("$") else { return .expanded(text) }
         var output = ""
         var failures: [Failure] = []

@@ -2,18 +2,27 @@
 ///
 /// Messages never quote a configured value: a secret written in the wrong place must not be
 /// printed back by `gatehouse validate`, a reload error or a log line.
-struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
+public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
     /// The file as the user named it, or `<embedded defaults>`.
-    let file: String
-    let line: Int
-    let column: Int
+    public let file: String
+    public let line: Int
+    public let column: Int
     /// Dotted key path, with list positions in brackets: `agents[0].api_keys[1]`.
-    let path: String
-    let message: String
+    public let path: String
+    public let message: String
     /// How to fix it, when there is something better to say than the message.
-    let hint: String?
+    public let hint: String?
 
-    var description: String {
+    public init(file: String, line: Int, column: Int, path: String, message: String, hint: String?) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String {
         let location = "\(file):\(line):\(column)"
         let subject = path.isEmpty ? "" : "\(path): "
         let fix = hint.map { " (\($0))" } ?? ""
@@ -22,7 +31,7 @@ struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The outcome of reading a configuration: the validated value, or every problem found.
-enum ConfigValidation<Value: Sendable>: Sendable {
+public enum ConfigValidation<Value: Sendable>: Sendable {
     case valid(Value)
     case invalid([ConfigDiagnostic])
 }

@@ -1,14 +1,14 @@
 internal import Foundation
 
 /// Sizes as users write them: `4MiB`, `512KiB`, `1MB`, `1048576`.
-enum ByteSizeSyntax {
+public enum ByteSizeSyntax {
     private static let units: [(suffix: String, multiplier: Int)] = [
         ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30),
         ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1),
     ]
 
     /// Sizes too large for `Int` read as `Int.max`, so the key's range diagnostic reports them.
-    static func parse(_ text: String) -> Int? {
+    public static func parse(_ text: String) -> Int? {
         for (suffix, multiplier) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
             guard let value = nonNegativeInteger(number) else { return nil }
@@ -18,7 +18,7 @@ enum ByteSizeSyntax {
         return Int(text) ?? nonNegativeInteger(text)
     }
 
-    static func format(_ bytes: Int) -> String {
+    public static func format(_ bytes: Int) -> String {
         for (suffix, multiplier) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
         where bytes >= multiplier && bytes % multiplier == 0 {
             return "\(bytes / multiplier)\(suffix)"
@@ -28,12 +28,12 @@ enum ByteSizeSyntax {
 }
 
 /// Durations as users write them: `250ms`, `10s`, `5m`, `1h`.
-enum DurationSyntax {
+public enum DurationSyntax {
     /// Counts above this are clamped: far past any range a key allows, so the key's range
     /// diagnostic reports them, and small enough that no conversion of the duration overflows.
-    static let largestCount = 1_000_000_000
+    public static let largestCount = 1_000_000_000
 
-    static func parse(_ text: String) -> Duration? {
+    public static func parse(_ text: String) -> Duration? {
         let units: [(suffix: String, make: (Int) -> Duration)] = [
             ("ms", { .milliseconds($0) }), ("s", { .seconds($0) }), ("m", { .seconds($0 * 60) }),
             ("h", { .seconds($0 * 3600) }),
@@ -46,7 +46,7 @@ enum DurationSyntax {
         return nil
     }
 
-    static func format(_ duration: Duration) -> String {
+    public static func format(_ duration: Duration) -> String {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         if milliseconds % 3_600_000 == 0 && milliseconds > 0 { return "\(milliseconds / 3_600_000)h" }
         if milliseconds % 60_000 == 0 && milliseconds > 0 { return "\(milliseconds / 60_000)m" }

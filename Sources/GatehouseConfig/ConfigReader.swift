@@ -1,23 +1,23 @@
 internal import Foundation
-internal import GatehouseCore
-internal import Yams
+public import GatehouseCore
+public import Yams
 
 /// Walks a parsed YAML document and reads typed values out of it, recording every problem it
 /// meets instead of stopping at the first, so `gatehouse validate` can list them all.
 ///
 /// Each accessor returns nil after recording a diagnostic; callers then keep the default and go
 /// on reading the rest of the file.
-struct ConfigReader {
-    let file: String
-    let environment: [String: String]
-    private(set) var diagnostics: [ConfigDiagnostic] = []
+public struct ConfigReader {
+    public let file: String
+    public let environment: [String: String]
+    public private(set) var diagnostics: [ConfigDiagnostic] = []
 
-    init(file: String, environment: [String: String]) {
+    public init(file: String, environment: [String: String]) {
         self.file = file
         self.environment = environment
     }
 
-    mutating func report(_ node: Node?, path: String, _ message: String, hint: String? = nil) {
+    public mutating func report(_ node: Node?, path: String, _ message: String, hint: String? = nil) {
         let mark = node?.mark
         diagnostics.append(
             ConfigDiagnostic(
@@ -33,7 +33,7 @@ struct ConfigReader {
 
     /// The entries of a mapping whose keys are all in `allowedKeys`; each unknown key is reported
     /// with the nearest known one as a suggestion. Returns nil (reported) when `node` is not a mapping.
-    mutating func mapping(_ node: Node, path: String, allowedKeys: [String]) -> [String: Node]? {
+    public mutating func mapping(_ node: Node, path: String, allowedKeys: [String]) -> [String: Node]? {
         if case .scalar(let scalar) = node, scalar.tag.description.hasSuffix("null") || scalar.string.isEmpty {
             return [:]  // an empty section (`server:`) means "all defaults"
         }
@@ -64,7 +64,7 @@ struct ConfigReader {
         return entries
     }
 
-    mutating func sequence(_ node: Node, path: String) -> [Node]? {
+    public mutating func sequence(_ node: Node, path: String) -> [Node]? {
         guard let sequence = node.sequence else {
             report(
                 node,
@@ -78,7 +78,7 @@ struct ConfigReader {
     }
 
     /// A scalar with `${VAR}` references expanded.
-    mutating func string(_ node: Node, path: String) -> String? {
+    public mutating func string(_ node: Node, path: String) -> String? {
         guard let scalar = node.scalar else {
             report(node, path: path, "expected a single value, found \(Self.kind(of: node))")
             return nil
@@ -109,11 +109,11 @@ struct ConfigReader {
         }
     }
 
-    mutating func secret(_ node: Node, path: String) -> Secret? {
+    public mutating func secret(_ node: Node, path: String) -> Secret? {
         string(node, path: path).map(Secret.init)
     }
 
-    mutating func nonEmptyString(_ node: Node, path: String) -> String? {
+    public mutating func nonEmptyString(_ node: Node, path: String) -> String? {
         guard let value = string(node, path: path) else { return nil }
         guard !value.isEmpty else {
             report(node, path: path, "must not be empty")
@@ -122,7 +122,7 @@ struct ConfigReader {
         return value
     }
 
-    mutating func integer(_ node: Node, path: String, range: ClosedRange<Int>, example: String) -> Int? {
+    public mutating func integer(_ node: Node, path: String, range: ClosedRange<Int>, example: String) -> Int? {
         guard let text = scalarText(node, path: path, expected: "an integer", example: example) else { return nil }
         guard let value = Int(text.replacingOccurrences(of: "_", with: "")) else {
             report(node, path: path, "expected an integer", hint: "for example \(example)")
@@ -135,7 +135,7 @@ struct ConfigReader {
         return value
     }
 
-    mutating func decimal(_ node: Node, path: String, range: ClosedRange<Double>, example: String) -> Double? {
+    public mutating func decimal(_ node: Node, path: String, range: ClosedRange<Double>, example: String) -> Double? {
         guard let text = scalarText(node, path: path, expected: "a number", example: example) else { return nil }
         guard let value = Double(text), value.isFinite else {
             report(node, path: path, "expected a number", hint: "for example \(example)")
@@ -149,7 +149,7 @@ struct ConfigReader {
     }
 
     /// An http(s) URL without query or fragment.
-    mutating func baseURL(_ node: Node, path: String, example: String) -> String? {
+    public mutating func baseURL(_ node: Node, path: String, example: String) -> String? {
         guard let text = nonEmptyString(node, path: path) else { return nil }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             url.host != nil, url.query == nil, url.fragment == nil
@@ -166,7 +166,7 @@ struct ConfigReader {
     }
 
     /// A size in bytes: a plain integer, or a number with a unit (B, KB, MB, GB, KiB, MiB, GiB).
-    mutating func byteSize(_ node: Node, path: String, range: ClosedRange<Int>, example: String) -> Int? {
+    public mutating func byteSize(_ node: Node, path: String, range: ClosedRange<Int>, example: String) -> Int? {
         guard let text = scalarText(node, path: path, expected: "a size", example: example) else { return nil }
         guard let bytes = ByteSizeSyntax.parse(text) else {
             report(node, path: path, "expected a size such as 4MiB, 512KiB or 1048576", hint: "for example \(example)")
@@ -184,7 +184,12 @@ struct ConfigReader {
     }
 
     /// A duration with a unit: 250ms, 10s, 5m, 1h.
-    mutating func duration(_ node: Node, path: String, range: ClosedRange<Duration>, example: String) -> Duration? {
+    public mutating func duration(
+        _ node: Node,
+        path: String,
+        range: ClosedRange<Duration>,
+        example: String
+    ) -> Duration? {
         guard let text = scalarText(node, path: path, expected: "a duration", example: example) else { return nil }
         guard let value = DurationSyntax.parse(text) else {
             report(node, path: path, "expected a duration with a unit (ms, s, m, h)", hint: "for example \(example)")
@@ -201,7 +206,7 @@ struct ConfigReader {
         return value
     }
 
-    mutating func choice(_ node: Node, path: String, options: [String]) -> String? {
+    public mutating func choice(_ node: Node, path: String, options: [String]) -> String? {
         guard let value = string(node, path: path) else { return nil }
         guard options.contains(value) else {
             report(node, path: path, "must be one of: \(options.joined(separator: ", "))")
@@ -223,7 +228,7 @@ struct ConfigReader {
         return string(node, path: path)?.trimmingCharacters(in: .whitespaces)
     }
 
-    static func kind(of node: Node) -> String {
+    public static func kind(of node: Node) -> String {
         switch node {
         case .mapping: "a mapping"
         case .sequence: "a list"
@@ -233,13 +238,13 @@ struct ConfigReader {
     }
 
     /// The known key closest to a misspelt one, if it is close enough to be what was meant.
-    static func nearest(to key: String, in candidates: [String]) -> String? {
+    public static func nearest(to key: String, in candidates: [String]) -> String? {
         let scored = candidates.map { ($0, editDistance(key, $0)) }
         guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
         return best.1 <= max(2, key.count / 3) ? best.0 : nil
     }
 
-    static func editDistance(_ left: String, _ right: String) -> Int {
+    public static func editDistance(_ left: String, _ right: String) -> Int {
         let left = Array(left), right = Array(right)
         guard !left.isEmpty else { return right.count }
         guard !right.isEmpty else { return left.count }

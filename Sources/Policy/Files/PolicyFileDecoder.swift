@@ -1,0 +1,402 @@
+internal import Foundation
+internal import GatehouseConfig
+internal import GatehouseJSON
+internal import Yams
+
+/// Reads policy files: one per agent (or several agents), plus the shared `defaults.yaml`.
+/// Every problem is reported with file, line and key (`ConfigDiagnostic`), all at once.
+struct PolicyFileDecoder {
+    /// What a file said, before the defaults are merged in.
+    struct Decoded {
+        var agents: [(name: String, node: Node)] = []
+        var policy: AgentPolicy
+        var unlistedAgents: (PolicySet.UnlistedAgents, rule: String)?
+        var tags = PolicyTags()
+    }
+
+    static let agentFileKeys = ["agents", "description", "models", "servers", "tools", "limits", "denials"]
+    static let defaultsFileKeys = [
+        "unlisted_agents", "tags", "description", "models", "servers", "tools", "limits", "denials",
+    ]
+    static let nameSectionKeys = ["allow", "deny"]
+    static let toolSectionKeys = ["allow", "deny", "list_only"]
+    static let toolRuleKeys = ["id", "name", "names", "when"]
+    static let conditionKeys = [
+        "argument", "normalize", "equals", "one_of", "prefix", "regex", "min", "max", "min_length", "max_length",
+        "present", "scheme", "host",
+    ]
+    static let limitKeys = ["id", "tool", "server", "model", "requests", "concurrent", "tokens", "per"]
+    static let tagSectionKeys = ["tools", "servers", "models", "providers"]
+
+    /// Largest count a limit may name: each admitted request of a window is remembered.
+    static let maximumRequestsPerWindow = 1_000_000
+
+    var reader: ConfigReader
+    let fileName: String
+
+    init(file: String, displayName: String, environment: [String: String]) {
+        self.reader = ConfigReader(file: file, environment: environment)
+        self.fileName = displayName
+    }
+
+    mutating func decode(yaml: String, isDefaults: Bool) -> Decoded? {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            reader.report(nil, path: "", "invalid YAML: \(error)")
+            return nil
+        }
+        var decoded = Decoded(policy: AgentPolicy(file: fileName))
+        guard let root else { return decoded }
+        let allowed = isDefaults ? Self.defaultsFileKeys : Self.agentFileKeys
+        guard let entries = reader.mapping(root, path: "", allowedKeys: allowed) else { return nil }
+        if !isDefaults {
+            if let node = entries["agents"] {
+                decoded.agents = agentNames(node)
+            } else {
+                reader.report(root, path: "agents", "a policy file must name its agents", hint: "add 'agents: [name]'")
+            }
+        }
+        if let node = entries["unlisted_agents"],
+            let value = reader.choice(
+                node,
+                path: "unlisted_agents",
+                options: PolicySet.UnlistedAgents.allCases.map(\.rawValue)
+            ),
+            let choice = PolicySet.UnlistedAgents(rawValue: value)
+        {
+            decoded.unlistedAgents = (choice, "\(fileName)#unlisted_agents")
+        }
+        if let node = entries["tags"] { decoded.tags = tags(node) }
+        if let node = entries["models"] {
+            (decoded.policy.modelAllow, decoded.policy.modelDeny) = nameSection(node, path: "models")
+        }
+        if let node = entries["servers"] {
+            (decoded.policy.serverAllow, decoded.policy.serverDeny) = nameSection(node, path: "servers")
+        }
+        if let node = entries["tools"] { toolSection(node, into: &decoded.policy) }
+        if let node = entries["limits"] { decoded.policy.limits = limits(node) }
+        if let node = entries["denials"],
+            let value = reader.choice(node, path: "denials", options: DenialStyle.allCases.map(\.rawValue)),
+            let style = DenialStyle(rawValue: value)
+        {
+            decoded.policy.denialStyle = style
+        }
+        return decoded
+    }
+
+    private mutating func agentNames(_ node: Node) -> [(String, Node)] {
+        if node.scalar != nil {
+            return reader.nonEmptyString(node, path: "agents").map { [($0, node)] } ?? []
+        }
+        guard let items = reader.sequence(node, path: "agents") else { return [] }
+        return items.enumerated().compactMap { index, item in
+            reader.nonEmptyString(item, path: "agents[\(index)]").map { ($0, item) }
+        }
+    }
+
+    private mutating func globs(_ node: Node, path: String) -> [(Glob, Node)] {
+        if node.scalar != nil {
+            return reader.nonEmptyString(node, path: path).map { [(Glob($0), node)] } ?? []
+        }
+        guard let items = reader.sequence(node, path: path) else { return [] }
+        return items.enumerated().compactMap { index, item in
+            reader.nonEmptyString(item, path: "\(path)[\(index)]").map { (Glob($0), item) }
+        }
+    }
+
+    private mutating func nameRules(_ node: Node, path: String) -> [NameRule] {
+        globs(node, path: path).enumerated().map { index, entry in
+            NameRule(id: "\(fileName)#\(path)[\(index)]", names: [entry.0])
+        }
+    }
+
+    private mutating func nameSection(_ node: Node, path: String) -> (allow: [NameRule], deny: [NameRule]) {
+        guard let entries = reader.mapping(node, path: path, allowedKeys: Self.nameSectionKeys) else { return ([], []) }
+        let allow = entries["allow"].map { nameRules($0, path: "\(path).allow") } ?? []
+        let deny = entries["deny"].map { nameRules($0, path: "\(path).deny") } ?? []
+        return (allow, deny)
+    }
+
+    private mutating func toolSection(_ node: Node, into policy: inout AgentPolicy) {
+        guard let entries = reader.mapping(node, path: "tools", allowedKeys: Self.toolSectionKeys) else { return }
+        if let node = entries["allow"] { policy.toolAllow = toolRules(node, path: "tools.allow") }
+        if let node = entries["deny"] { policy.toolDeny = toolRules(node, path: "tools.deny") }
+        if let node = entries["list_only"] { policy.toolListOnly = nameRules(node, path: "tools.list_only") }
+    }
+
+    private mutating func toolRules(_ node: Node, path: String) -> [ToolRule] {
+        guard let items = reader.sequence(node, path: path) else { return [] }
+        var rules: [ToolRule] = []
+        for (index, item) in items.enumerated() {
+            let itemPath = "\(path)[\(index)]"
+            let defaultID = "\(fileName)#\(itemPath)"
+            if item.scalar != nil {
+                if let name = reader.nonEmptyString(item, path: itemPath) {
+                    rules.append(ToolRule(id: defaultID, names: [Glob(name)], conditions: []))
+                }
+                continue
+            }
+            guard let entries = reader.mapping(item, path: itemPath, allowedKeys: Self.toolRuleKeys) else { continue }
+            var names: [Glob] = []
+            if let node = entries["name"] { names += globs(node, path: "\(itemPath).name").map(\.0) }
+            if let node = entries["names"] { names += globs(node, path: "\(itemPath).names").map(\.0) }
+            if names.isEmpty {
+                reader.report(
+                    item,
+                    path: "\(itemPath).name",
+                    "a tool rule needs a name",
+                    hint: "for example name: files__read"
+                )
+                continue
+            }
+            var id = defaultID
+            if let node = entries["id"], let text = reader.nonEmptyString(node, path: "\(itemPath).id") {
+                id = "\(fileName)#\(text)"
+            }
+            var conditions: [ArgumentCondition] = []
+            if let node = entries["when"], let list = reader.sequence(node, path: "\(itemPath).when") {
+                for (conditionIndex, conditionNode) in list.enumerated() {
+                    if let condition = condition(conditionNode, path: "\(itemPath).when[\(conditionIndex)]") {
+                        conditions.append(condition)
+                    }
+                }
+            }
+            rules.append(ToolRule(id: id, names: names, conditions: conditions))
+        }
+        return rules
+    }
+
+    private mutating func condition(_ node: Node, path: String) -> ArgumentCondition? {
+        guard let entries = reader.mapping(node, path: path, allowedKeys: Self.conditionKeys) else { return nil }
+        guard let argumentNode = entries["argument"] else {
+            reader.report(
+                node,
+                path: "\(path).argument",
+                "a condition needs an argument path",
+                hint: "for example argument: path"
+            )
+            return nil
+        }
+        guard let text = reader.nonEmptyString(argumentNode, path: "\(path).argument") else { return nil }
+        guard let argumentPath = ArgumentPath.parse(text) else {
+            reader.report(
+                argumentNode,
+                path: "\(path).argument",
+                "not an argument path",
+                hint: "write keys with dots and list positions in brackets: options.files[0].path, items[*].url"
+            )
+            return nil
+        }
+        var normalizer = ArgumentNormalizer.none
+        if let node = entries["normalize"],
+            let value = reader.choice(
+                node,
+                path: "\(path).normalize",
+                options: ArgumentNormalizer.allCases.map(\.rawValue)
+            ),
+            let choice = ArgumentNormalizer(rawValue: value)
+        {
+            normalizer = choice
+        }
+        var checks: [ArgumentCheck] = []
+        if let node = entries["equals"], let value = jsonValue(node, path: "\(path).equals") {
+            checks.append(.equals(value))
+        }
+        if let node = entries["one_of"], let list = reader.sequence(node, path: "\(path).one_of") {
+            checks.append(.oneOf(list.enumerated().compactMap { jsonValue($1, path: "\(path).one_of[\($0)]") }))
+        }
+        if let node = entries["prefix"], let prefix = reader.nonEmptyString(node, path: "\(path).prefix") {
+            if normalizer == .path {
+                switch PathNormalizer.normalize(prefix) {
+                case .success(let normalized): checks.append(.prefix(normalized))
+                case .failure(let refusal): reader.report(node, path: "\(path).prefix", refusal.reason)
+                }
+            } else {
+                checks.append(.prefix(prefix))
+            }
+        }
+        if let node = entries["regex"], let source = reader.nonEmptyString(node, path: "\(path).regex") {
+            if let compiled = try? NSRegularExpression(pattern: source) {
+                checks.append(.regex(source: source, compiled: compiled))
+            } else {
+                reader.report(node, path: "\(path).regex", "not a valid regular expression")
+            }
+        }
+        let minimum = entries["min"].flatMap {
+            reader.decimal($0, path: "\(path).min", range: -1e18...1e18, example: "0")
+        }
+        let maximum = entries["max"].flatMap {
+            reader.decimal($0, path: "\(path).max", range: -1e18...1e18, example: "100")
+        }
+        if minimum != nil || maximum != nil { checks.append(.range(minimum: minimum, maximum: maximum)) }
+        let shortest = entries["min_length"].flatMap {
+            reader.integer($0, path: "\(path).min_length", range: 0...Int(Int32.max), example: "1")
+        }
+        let longest = entries["max_length"].flatMap {
+            reader.integer($0, path: "\(path).max_length", range: 0...Int(Int32.max), example: "200")
+        }
+        if shortest != nil || longest != nil { checks.append(.length(minimum: shortest, maximum: longest)) }
+        if let node = entries["present"],
+            let value = reader.choice(node, path: "\(path).present", options: ["true", "false"])
+        {
+            checks.append(.present(value == "true"))
+        }
+        for key in ["scheme", "host"] where entries[key] != nil && normalizer != .url {
+            reader.report(entries[key], path: "\(path).\(key)", "'\(key)' needs 'normalize: url'")
+        }
+        if normalizer == .url {
+            if let node = entries["scheme"] {
+                checks.append(.scheme(globs(node, path: "\(path).scheme").map { $0.0.description.lowercased() }))
+            }
+            if let node = entries["host"] {
+                checks.append(.host(globs(node, path: "\(path).host").map { Glob($0.0.description.lowercased()) }))
+            }
+        }
+        if checks.isEmpty {
+            reader.report(
+                node,
+                path: path,
+                "a condition needs at least one check",
+                hint: "equals, one_of, prefix, regex, min, max, min_length, max_length, present, scheme or host"
+            )
+            return nil
+        }
+        return ArgumentCondition(path: argumentPath, normalizer: normalizer, checks: checks)
+    }
+
+    /// A YAML scalar as the JSON value an argument would carry: numbers and booleans as such
+    /// (unless quoted), everything else a string.
+    private mutating func jsonValue(_ node: Node, path: String) -> JSONValue? {
+        guard let scalar = node.scalar, let text = reader.string(node, path: path) else {
+            reader.report(node, path: path, "expected a single value")
+            return nil
+        }
+        if scalar.style == .plain {
+            if text == "true" || text == "false" { return .bool(text == "true") }
+            if text == "null" { return .null }
+            if Double(text) != nil, text.first.map({ $0.isNumber || $0 == "-" }) == true { return .number(text) }
+        }
+        return .string(text)
+    }
+
+    private mutating func limits(_ node: Node) -> [LimitRule] {
+        guard let items = reader.sequence(node, path: "limits") else { return [] }
+        var rules: [LimitRule] = []
+        for (index, item) in items.enumerated() {
+            let path = "limits[\(index)]"
+            guard let entries = reader.mapping(item, path: path, allowedKeys: Self.limitKeys) else { continue }
+            var id = "\(fileName)#\(path)"
+            if let node = entries["id"], let text = reader.nonEmptyString(node, path: "\(path).id") {
+                id = "\(fileName)#\(text)"
+            }
+            let selectors = ["tool", "server", "model"].filter { entries[$0] != nil }
+            guard selectors.count <= 1 else {
+                reader.report(item, path: path, "a limit counts one of tool, server or model, not several")
+                continue
+            }
+            var scope = LimitScope.agent
+            if let key = selectors.first, let node = entries[key],
+                let text = reader.nonEmptyString(node, path: "\(path).\(key)")
+            {
+                switch key {
+                case "tool": scope = .tool(Glob(text))
+                case "server": scope = .server(Glob(text))
+                default: scope = .model(Glob(text))
+                }
+            }
+            let kinds = ["requests", "concurrent", "tokens"].filter { entries[$0] != nil }
+            guard kinds.count == 1, let kindKey = kinds.first, let kindNode = entries[kindKey] else {
+                reader.report(
+                    item,
+                    path: path,
+                    "a limit sets exactly one of requests, concurrent or tokens",
+                    hint: "for example requests: 10 with per: 1m"
+                )
+                continue
+            }
+            guard
+                let count = reader.integer(
+                    kindNode,
+                    path: "\(path).\(kindKey)",
+                    range: 1...(kindKey == "tokens" ? Int(Int32.max) : Self.maximumRequestsPerWindow),
+                    example: "10"
+                )
+            else { continue }
+            if kindKey == "concurrent" {
+                if entries["per"] != nil {
+                    reader.report(entries["per"], path: "\(path).per", "a concurrency limit has no window")
+                    continue
+                }
+                rules.append(LimitRule(id: id, scope: scope, kind: .concurrent(count)))
+                continue
+            }
+            if kindKey == "tokens", case .server = scope {
+                reader.report(item, path: path, "token limits count LLM calls: per agent or per model")
+                continue
+            }
+            if kindKey == "tokens", case .tool = scope {
+                reader.report(item, path: path, "token limits count LLM calls: per agent or per model")
+                continue
+            }
+            guard let perNode = entries["per"] else {
+                reader.report(item, path: "\(path).per", "a \(kindKey) limit needs a window", hint: "per: 1m, 1h or 1d")
+                continue
+            }
+            guard
+                let window = reader.duration(
+                    perNode,
+                    path: "\(path).per",
+                    range: .seconds(1)...Duration.seconds(31 * 86_400),
+                    example: "1m"
+                )
+            else { continue }
+            if window.components.attoseconds != 0 {
+                reader.report(perNode, path: "\(path).per", "a window is a whole number of seconds")
+                continue
+            }
+            rules.append(
+                LimitRule(
+                    id: id,
+                    scope: scope,
+                    kind: kindKey == "tokens" ? .tokens(count, per: window) : .requests(count, per: window)
+                )
+            )
+        }
+        return rules
+    }
+
+    private mutating func tags(_ node: Node) -> PolicyTags {
+        var tags = PolicyTags()
+        guard let entries = reader.mapping(node, path: "tags", allowedKeys: Self.tagSectionKeys) else { return tags }
+        for key in Self.tagSectionKeys {
+            guard let section = entries[key] else { continue }
+            guard let mapping = section.mapping else {
+                reader.report(
+                    section,
+                    path: "tags.\(key)",
+                    "expected a mapping of names to tag lists",
+                    hint: "web__fetch: [untrusted]"
+                )
+                continue
+            }
+            var list: [(Glob, [String])] = []
+            for (nameNode, valuesNode) in mapping {
+                guard let name = nameNode.scalar?.string, !name.isEmpty else {
+                    reader.report(nameNode, path: "tags.\(key)", "names must be plain text")
+                    continue
+                }
+                let values = globs(valuesNode, path: "tags.\(key).\(name)").map(\.0.description)
+                list.append((Glob(name), values))
+            }
+            switch key {
+            case "tools": tags.tools = list
+            case "servers": tags.servers = list
+            case "models": tags.models = list
+            default: tags.providers = list
+            }
+        }
+        return tags
+    }
+}

@@ -1,0 +1,181 @@
+internal import Synchronization
+
+/// The running counts behind every limit, kept across policy reloads (keyed by agent, limit and
+/// item, not by the policy value). Pure state: callers pass the clock's reading, so tests drive it.
+///
+/// Counters live in shards, each behind its own lock, held only to update one counter: calls of
+/// different agents or tools rarely meet on one lock.
+final class LimitCounters: Sendable {
+    static let shardCount = 16
+
+    private final class Shard: Sendable {
+        let counters = Mutex<[String: Counter]>([:])
+
+        func withLock<Result>(_ body: (inout [String: Counter]) -> Result) -> Result {
+            counters.withLock { body(&$0) }
+        }
+    }
+
+    private let shards: [Shard]
+
+    init() {
+        shards = (0..<Self.shardCount).map { _ in Shard() }
+    }
+
+    enum Counter {
+        case window(SlidingWindow)
+        case concurrent(Int)
+        case tokens(TokenWindow)
+    }
+
+    private func shard(_ key: String) -> Shard {
+        var hasher = Hasher()
+        hasher.combine(key)
+        return shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(Self.shardCount))]
+    }
+
+    /// Counts one request against `limit` requests per `window`; nil when admitted, else how long
+    /// until one would be.
+    func takeRequest(key: String, limit: Int, window: Duration, now: ContinuousClock.Instant) -> Duration? {
+        shard(key).withLock { counters in
+            var log: SlidingWindow
+            if case .window(let existing) = counters[key] { log = existing } else { log = SlidingWindow() }
+            let wait = log.take(limit: limit, window: window, now: now)
+            counters[key] = .window(log)
+            return wait
+        }
+    }
+
+    /// Undoes a `takeRequest` at `instant` (another limit of the same call refused it).
+    func returnRequest(key: String, at instant: ContinuousClock.Instant) {
+        shard(key).withLock { counters in
+            guard case .window(var log) = counters[key] else { return }
+            log.remove(instant)
+            counters[key] = .window(log)
+        }
+    }
+
+    /// One more call in flight, if fewer than `limit` are.
+    func enter(key: String, limit: Int) -> Bool {
+        shard(key).withLock { counters in
+            var current = 0
+            if case .concurrent(let count) = counters[key] { current = count }
+            guard current < limit else { return false }
+            counters[key] = .concurrent(current + 1)
+            return true
+        }
+    }
+
+    func leave(key: String) {
+        shard(key).withLock { counters in
+            if case .concurrent(let count) = counters[key] {
+                counters[key] = count > 1 ? .concurrent(count - 1) : nil
+            }
+        }
+    }
+
+    /// Reserves `estimate` tokens if the window has room left (what was used plus what calls in
+    /// flight reserved is under the limit): concurrent calls see each other's reservations, so
+    /// together they overshoot by at most about one call. nil when reserved, else how long until
+    /// the window has room.
+    func reserveTokens(
+        key: String,
+        estimate: Int,
+        limit: Int,
+        window: Duration,
+        now: ContinuousClock.Instant
+    ) -> Duration? {
+        shard(key).withLock { counters in
+            var tokens: TokenWindow
+            if case .tokens(let existing) = counters[key] { tokens = existing } else { tokens = TokenWindow() }
+            let wait = tokens.reserve(estimate: estimate, limit: limit, window: window, now: now)
+            counters[key] = .tokens(tokens)
+            return wait
+        }
+    }
+
+    /// Replaces a reservation with what the call really used.
+    func settleTokens(key: String, reserved: Int, used: Int, now: ContinuousClock.Instant) {
+        shard(key).withLock { counters in
+            var tokens: TokenWindow
+            if case .tokens(let existing) = counters[key] { tokens = existing } else { tokens = TokenWindow() }
+            tokens.settle(reserved: reserved, used: used, now: now)
+            counters[key] = .tokens(tokens)
+        }
+    }
+
+    /// Tokens used in the window and reserved by calls in flight (for `/admin` and tests).
+    func tokenUsage(key: String, window: Duration, now: ContinuousClock.Instant) -> (used: Int, reserved: Int) {
+        shard(key).withLock { counters in
+            guard case .tokens(var tokens) = counters[key] else { return (0, 0) }
+            tokens.expire(window: window, now: now)
+            return (tokens.used, tokens.reserved)
+        }
+    }
+}
+
+/// The instants of the requests admitted in the last window, oldest first: exact ("at most N in
+/// any window of this length"), and bounded by N entries.
+struct SlidingWindow {
+    private var instants: [ContinuousClock.Instant] = []
+    private var head = 0
+
+    var count: Int { instants.count - head }
+
+    mutating func take(limit: Int, window: Duration, now: ContinuousClock.Instant) -> Duration? {
+        while head < instants.count, now - instants[head] >= window { head += 1 }
+        if head > 64 && head * 2 > instants.count {
+            instants.removeFirst(head)
+            head = 0
+        }
+        guard count < limit else {
+            return instants[head] + window - now
+        }
+        instants.append(now)
+        return nil
+    }
+
+    mutating func remove(_ instant: ContinuousClock.Instant) {
+        guard let index = instants[head...].lastIndex(of: instant) else { return }
+        instants.remove(at: index)
+    }
+}
+
+/// Tokens used in the last window, in one-second buckets (so the state stays bounded however
+/// many calls there are), plus the estimates of calls still in flight.
+struct TokenWindow {
+    private var buckets: [(start: ContinuousClock.Instant, tokens: Int)] = []
+    private(set) var used = 0
+    private(set) var reserved = 0
+
+    mutating func expire(window: Duration, now: ContinuousClock.Instant) {
+        var drop = 0
+        while drop < buckets.count, now - buckets[drop].start >= window {
+            used -= buckets[drop].tokens
+            drop += 1
+        }
+        if drop > 0 { buckets.removeFirst(drop) }
+    }
+
+    mutating func reserve(estimate: Int, limit: Int, window: Duration, now: ContinuousClock.Instant) -> Duration? {
+        expire(window: window, now: now)
+        if used.addingReportingOverflow(reserved).partialValue < limit {
+            reserved += estimate
+            return nil
+        }
+        // Room comes back as buckets expire; with none to expire, when calls in flight settle.
+        guard let oldest = buckets.first else { return .seconds(1) }
+        return max(oldest.start + window - now, .seconds(1))
+    }
+
+    mutating func settle(reserved estimate: Int, used actual: Int, now: ContinuousClock.Instant) {
+        reserved = max(0, reserved - estimate)
+        guard actual > 0 else { return }
+        if let last = buckets.last, now - last.start < .seconds(1) {
+            buckets[buckets.count - 1].tokens += actual
+        } else {
+            buckets.append((now, actual))
+        }
+        used += actual
+    }
+}

@@ -1,0 +1,115 @@
+/// One rule about tools: which (globs on `{server}__{tool}`), and on what arguments.
+struct ToolRule: Sendable {
+    let id: String
+    let names: [Glob]
+    let conditions: [ArgumentCondition]
+
+    var isConditional: Bool { !conditions.isEmpty }
+}
+
+/// One rule about names (models or servers): a list of globs under one id.
+struct NameRule: Sendable {
+    let id: String
+    let names: [Glob]
+}
+
+/// What a limit counts, and per what.
+enum LimitScope: Sendable, Equatable {
+    /// Every counted call of the agent, on both planes.
+    case agent
+    case model(Glob)
+    case server(Glob)
+    case tool(Glob)
+
+    var key: String {
+        switch self {
+        case .agent: "agent"
+        case .model(let glob): "model:\(glob)"
+        case .server(let glob): "server:\(glob)"
+        case .tool(let glob): "tool:\(glob)"
+        }
+    }
+}
+
+enum LimitKind: Sendable, Equatable {
+    case requests(Int, per: Duration)
+    case concurrent(Int)
+    case tokens(Int, per: Duration)
+
+    var key: String {
+        switch self {
+        case .requests(_, let window): "requests/\(window.components.seconds)s"
+        case .concurrent: "concurrent"
+        case .tokens(_, let window): "tokens/\(window.components.seconds)s"
+        }
+    }
+}
+
+/// A limit as a policy writes it. Each matching item (each model, server or tool) has its own
+/// counter for each agent: `tool: "*"` with 10 requests a minute gives every tool 10.
+struct LimitRule: Sendable {
+    let id: String
+    let scope: LimitScope
+    let kind: LimitKind
+    /// The counter's identity across reloads: changing the number keeps the count.
+    var counterKey: String { "\(scope.key)|\(kind.key)" }
+}
+
+/// How an MCP denial reaches the agent.
+enum DenialStyle: String, Sendable, CaseIterable {
+    /// A JSON-RPC error.
+    case error
+    /// A `CallToolResult` with `isError: true`, which agents show the model (tools/call only).
+    case toolResult = "tool_result"
+}
+
+/// Everything the policy files say about one agent, merged with the shared defaults and compiled.
+struct AgentPolicy: Sendable {
+    /// The file that names the agent.
+    let file: String
+    var modelAllow: [NameRule] = []
+    var modelDeny: [NameRule] = []
+    var serverAllow: [NameRule] = []
+    var serverDeny: [NameRule] = []
+    var toolAllow: [ToolRule] = []
+    var toolDeny: [ToolRule] = []
+    /// Tools shown in `tools/list` that may not be called.
+    var toolListOnly: [NameRule] = []
+    var limits: [LimitRule] = []
+    var denialStyle: DenialStyle = .error
+
+    /// The first rule of a list whose globs match `name`.
+    static func first(_ rules: [NameRule], matching name: String) -> NameRule? {
+        rules.first { $0.names.anyMatches(name) }
+    }
+}
+
+/// Tags on servers, tools, models and providers, read by session rules. Annotations a server
+/// puts on its tools are hints and never tags.
+public struct PolicyTags: Sendable, Equatable {
+    var tools: [(Glob, [String])] = []
+    var servers: [(Glob, [String])] = []
+    var models: [(Glob, [String])] = []
+    var providers: [(Glob, [String])] = []
+
+    public static func == (left: PolicyTags, right: PolicyTags) -> Bool {
+        func flat(_ list: [(Glob, [String])]) -> [String] { list.map { "\($0.0)=\($0.1)" } }
+        return flat(left.tools) == flat(right.tools) && flat(left.servers) == flat(right.servers)
+            && flat(left.models) == flat(right.models) && flat(left.providers) == flat(right.providers)
+    }
+
+    /// A tool's tags and its server's.
+    public func tags(forTool tool: ToolTarget) -> Set<String> {
+        var tags: Set<String> = []
+        for (glob, values) in tools where glob.matches(tool.name) { tags.formUnion(values) }
+        for (glob, values) in servers where glob.matches(tool.server) { tags.formUnion(values) }
+        return tags
+    }
+
+    public func tags(forModel model: String, provider: String?) -> Set<String> {
+        var tags: Set<String> = []
+        for (glob, values) in models where glob.matches(model) { tags.formUnion(values) }
+        if let provider { for (glob, values) in providers where glob.matches(provider) { tags.formUnion(values) } }
+        return tags
+    }
+}

@@ -1,0 +1,228 @@
+internal import GatehouseCore
+internal import Synchronization
+
+/// What the planes ask of the policy. Injected into them (as `UsageSink` is), so a plane never
+/// knows how decisions are made, and tests can give it a policy of their own.
+public protocol PolicyDecisionPoint: Sendable {
+    /// Whether any policy is in force; when not, the planes skip filtering altogether.
+    var isActive: Bool { get }
+    /// Authorization alone, counting nothing: for lists and filters.
+    func decide(_ input: PolicyInput) -> PolicyDecision
+    /// Authorization, then every limit that applies. An admitted call holds its ticket until it
+    /// ends and then finishes it (with the tokens it used, for an LLM call).
+    func admit(_ input: PolicyInput, estimatedTokens: Int) -> PolicyAdmission
+    /// Whether MCP denials for this agent are `CallToolResult`s with `isError` instead of errors.
+    func deniesWithToolResult(agent: String) -> Bool
+}
+
+public enum PolicyAdmission: Sendable {
+    case admitted(PolicyTicket)
+    case refused(PolicyDecision)
+}
+
+/// An admitted call's hold on its limits: a slot of each concurrency limit and a reservation of
+/// each token limit. `finish` gives them back (settling token reservations with the real use);
+/// a ticket dropped without `finish` gives them back too, as a call that used nothing.
+public final class PolicyTicket: Sendable {
+    public let decision: PolicyDecision
+    private let holds: Mutex<Holds?>
+
+    struct Holds {
+        var concurrencyKeys: [String] = []
+        var tokenReservations: [(key: String, estimate: Int)] = []
+        let counters: LimitCounters?
+    }
+
+    init(decision: PolicyDecision, holds: Holds?) {
+        self.decision = decision
+        self.holds = Mutex(holds)
+    }
+
+    /// A ticket that holds nothing (no policy, or no limit applied).
+    public static func unlimited(_ decision: PolicyDecision) -> PolicyTicket {
+        PolicyTicket(decision: decision, holds: nil)
+    }
+
+    /// Gives back what the call held. `usedTokens`: what an LLM call really used; nil when unknown,
+    /// which settles each reservation at its estimate.
+    public func finish(usedTokens: Int?) {
+        guard
+            let holds = holds.withLock({ holds -> Holds? in
+                defer { holds = nil }
+                return holds
+            })
+        else { return }
+        guard let counters = holds.counters else { return }
+        for key in holds.concurrencyKeys { counters.leave(key: key) }
+        let now = ContinuousClock.now
+        for (key, estimate) in holds.tokenReservations {
+            counters.settleTokens(key: key, reserved: estimate, used: usedTokens ?? estimate, now: now)
+        }
+    }
+
+    deinit {
+        guard let holds = holds.withLock({ $0 }), let counters = holds.counters else { return }
+        for key in holds.concurrencyKeys { counters.leave(key: key) }
+        let now = ContinuousClock.now
+        for (key, estimate) in holds.tokenReservations {
+            counters.settleTokens(key: key, reserved: estimate, used: 0, now: now)
+        }
+    }
+}
+
+/// The engine: the current `PolicySet` (swapped whole on reload) and the counters behind its
+/// limits (kept across reloads).
+public final class PolicyEngine: PolicyDecisionPoint {
+    private let current: Mutex<PolicySet>
+    let counters = LimitCounters()
+
+    public init(_ policies: PolicySet = .empty) {
+        self.current = Mutex(policies)
+    }
+
+    public var policies: PolicySet { current.withLock { $0 } }
+
+    /// Takes effect for the next decision; calls in flight keep what they were admitted with.
+    public func replace(with policies: PolicySet) {
+        current.withLock { $0 = policies }
+    }
+
+    public var isActive: Bool { !policies.isEmpty }
+
+    public func decide(_ input: PolicyInput) -> PolicyDecision {
+        policies.decide(input)
+    }
+
+    public func deniesWithToolResult(agent: String) -> Bool {
+        policies.deniesWithToolResult(agent: agent)
+    }
+
+    public func admit(_ input: PolicyInput, estimatedTokens: Int = 0) -> PolicyAdmission {
+        admit(input, estimatedTokens: estimatedTokens, now: .now)
+    }
+
+    func admit(_ input: PolicyInput, estimatedTokens: Int, now: ContinuousClock.Instant) -> PolicyAdmission {
+        let policies = self.policies
+        let decision = policies.decide(input)
+        guard decision.isAllowed else { return .refused(decision) }
+        let agent = input.identity.agentName
+        guard let policy = policies.policy(for: agent), !policy.limits.isEmpty else {
+            return .admitted(.unlimited(decision))
+        }
+        var holds = PolicyTicket.Holds(counters: counters)
+        var takenRequests: [(key: String, instant: ContinuousClock.Instant)] = []
+        func undo() {
+            for (key, instant) in takenRequests { counters.returnRequest(key: key, at: instant) }
+            for key in holds.concurrencyKeys { counters.leave(key: key) }
+            for (key, estimate) in holds.tokenReservations {
+                counters.settleTokens(key: key, reserved: estimate, used: 0, now: now)
+            }
+        }
+        for limit in policy.limits {
+            guard let item = Self.item(limit.scope, counting: input.action, kind: limit.kind) else { continue }
+            let key = "\(agent)|\(limit.counterKey)|\(item)"
+            let refusal: (wait: Duration, unit: PolicyDecision.RefusingLimit.Unit, allowed: Int, per: String)?
+            switch limit.kind {
+            case .requests(let allowed, let window):
+                if let wait = counters.takeRequest(key: key, limit: allowed, window: window, now: now) {
+                    refusal = (wait, .requests, allowed, " per \(Self.format(window))")
+                } else {
+                    takenRequests.append((key, now))
+                    refusal = nil
+                }
+            case .concurrent(let allowed):
+                if counters.enter(key: key, limit: allowed) {
+                    holds.concurrencyKeys.append(key)
+                    refusal = nil
+                } else {
+                    refusal = (.seconds(1), .concurrent, allowed, " at once")
+                }
+            case .tokens(let allowed, let window):
+                let estimate = max(estimatedTokens, 1)
+                if let wait = counters.reserveTokens(
+                    key: key,
+                    estimate: estimate,
+                    limit: allowed,
+                    window: window,
+                    now: now
+                ) {
+                    refusal = (wait, .tokens, allowed, " per \(Self.format(window))")
+                } else {
+                    holds.tokenReservations.append((key, estimate))
+                    refusal = nil
+                }
+            }
+            if let refusal {
+                undo()
+                let on = item.isEmpty ? "" : " on \(Self.noun(limit.scope)) '\(item)'"
+                let ticket = PolicyDecision(
+                    effect: .limit,
+                    rule: limit.id,
+                    reason:
+                        "agent '\(agent)' reached its limit of \(refusal.allowed) \(refusal.unit == .tokens ? "tokens" : "calls")\(refusal.per)\(on); retry in \(PolicyDecision.wholeSeconds(refusal.wait)) s",
+                    retryAfter: refusal.wait,
+                    limit: .init(unit: refusal.unit, allowed: refusal.allowed)
+                )
+                return .refused(ticket)
+            }
+        }
+        return .admitted(PolicyTicket(decision: decision, holds: holds))
+    }
+
+    /// The item a limit counts this action under ("" for the agent as a whole), or nil when the
+    /// limit does not count this action. Only calls count: lists, `initialize` and pings never ask.
+    private static func item(_ scope: LimitScope, counting action: PolicyAction, kind: LimitKind) -> String? {
+        switch (scope, action) {
+        case (.agent, .callModel):
+            return ""
+        case (.agent, .callTool):
+            if case .tokens = kind { return nil }
+            return ""
+        case (.model(let glob), .callModel(let model)):
+            return glob.matches(model) ? model : nil
+        case (.server(let glob), .callTool(let tool, _)):
+            if case .tokens = kind { return nil }
+            return glob.matches(tool.server) ? tool.server : nil
+        case (.tool(let glob), .callTool(let tool, _)):
+            if case .tokens = kind { return nil }
+            return glob.matches(tool.name) ? tool.name : nil
+        default:
+            return nil
+        }
+    }
+
+    private static func noun(_ scope: LimitScope) -> String {
+        switch scope {
+        case .agent: "agent"
+        case .model: "model"
+        case .server: "server"
+        case .tool: "tool"
+        }
+    }
+
+    static func format(_ window: Duration) -> String {
+        let seconds = window.components.seconds
+        if seconds % 86_400 == 0 { return "\(seconds / 86_400)d" }
+        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
+        if seconds % 60 == 0 { return "\(seconds / 60)m" }
+        return "\(seconds)s"
+    }
+}
+
+extension PolicyDecision {
+    static func wholeSeconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return max(1, Int(seconds) + (attoseconds > 0 ? 1 : 0))
+    }
+}
+
+/// Allows everything: for planes built without a policy (tests, tools).
+public struct AllowAllPolicy: PolicyDecisionPoint {
+    public init() {}
+    public var isActive: Bool { false }
+    public func decide(_ input: PolicyInput) -> PolicyDecision { .noPolicy }
+    public func admit(_ input: PolicyInput, estimatedTokens: Int) -> PolicyAdmission {
+        .admitted(.unlimited(.noPolicy))
+    }
+    public func deniesWithToolResult(agent: String) -> Bool { false }
+}
