@@ -99,11 +99,13 @@ enum ArgumentCheck: Sendable {
 
 /// A condition on one argument: where it is, how to read it, and what it must satisfy. Every
 /// check must hold for every value the path reaches; a missing argument satisfies nothing but
-/// `present: false`.
+/// `present: false`, unless the condition is `optional` (then it judges the argument only when
+/// the agent sent it).
 struct ArgumentCondition: Sendable {
     let path: ArgumentPath
     let normalizer: ArgumentNormalizer
     let checks: [ArgumentCheck]
+    var isOptional = false
 
     /// nil when the condition holds, else why not (safe to show: it never quotes the value).
     func failure(in arguments: JSONValue?) -> String? {
@@ -116,7 +118,7 @@ struct ArgumentCondition: Sendable {
         }
         let judged = checks.filter { if case .present = $0 { false } else { true } }
         guard !judged.isEmpty else { return nil }
-        guard !values.isEmpty else { return "argument '\(path)' is missing" }
+        guard !values.isEmpty else { return isOptional ? nil : "argument '\(path)' is missing" }
         for value in values {
             if let reason = failure(of: value, checks: judged) { return reason }
         }

@@ -58,12 +58,13 @@ enum PathNormalizer {
         return .success(isAbsolute ? "/" + joined : joined)
     }
 
-    /// Whether `path` lies at or under `directory` (both normalised), segment by segment: `/srv/pub`
-    /// is not under `/srv/public`.
+    /// Whether `path` lies under `directory` (both normalised), segment by segment: `/srv/pub` is not
+    /// under `/srv/public`. A directory written with a trailing slash admits only what is inside
+    /// it; without, the directory itself too.
     static func isWithin(_ path: String, directory: String) -> Bool {
-        let base = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
-        if base == "/" { return path.hasPrefix("/") }
-        return path == base || path.hasPrefix(base + "/")
+        if directory == "/" { return path.hasPrefix("/") }
+        if directory.hasSuffix("/") { return path.hasPrefix(directory) && path.count > directory.count }
+        return path == directory || path.hasPrefix(directory + "/")
     }
 }
 

@@ -23,7 +23,7 @@ struct PolicyFileDecoder {
     static let toolRuleKeys = ["id", "name", "names", "when"]
     static let conditionKeys = [
         "argument", "normalize", "equals", "one_of", "prefix", "regex", "min", "max", "min_length", "max_length",
-        "present", "scheme", "host",
+        "present", "optional", "scheme", "host",
     ]
     static let limitKeys = ["id", "tool", "server", "model", "requests", "concurrent", "tokens", "per"]
     static let tagSectionKeys = ["tools", "servers", "models", "providers"]
@@ -170,6 +170,7 @@ struct PolicyFileDecoder {
 
     private mutating func condition(_ node: Node, path: String) -> ArgumentCondition? {
         guard let entries = reader.mapping(node, path: path, allowedKeys: Self.conditionKeys) else { return nil }
+        let problemsBefore = reader.diagnostics.count
         guard let argumentNode = entries["argument"] else {
             reader.report(
                 node,
@@ -210,7 +211,9 @@ struct PolicyFileDecoder {
         if let node = entries["prefix"], let prefix = reader.nonEmptyString(node, path: "\(path).prefix") {
             if normalizer == .path {
                 switch PathNormalizer.normalize(prefix) {
-                case .success(let normalized): checks.append(.prefix(normalized))
+                case .success(let normalized):
+                    // `/srv/public/` admits what is inside the directory; `/srv/public` the directory too.
+                    checks.append(.prefix(prefix.hasSuffix("/") && normalized != "/" ? normalized + "/" : normalized))
                 case .failure(let refusal): reader.report(node, path: "\(path).prefix", refusal.reason)
                 }
             } else {
@@ -243,6 +246,12 @@ struct PolicyFileDecoder {
         {
             checks.append(.present(value == "true"))
         }
+        var isOptional = false
+        if let node = entries["optional"],
+            let value = reader.choice(node, path: "\(path).optional", options: ["true", "false"])
+        {
+            isOptional = value == "true"
+        }
         for key in ["scheme", "host"] where entries[key] != nil && normalizer != .url {
             reader.report(entries[key], path: "\(path).\(key)", "'\(key)' needs 'normalize: url'")
         }
@@ -254,7 +263,7 @@ struct PolicyFileDecoder {
                 checks.append(.host(globs(node, path: "\(path).host").map { Glob($0.0.description.lowercased()) }))
             }
         }
-        if checks.isEmpty {
+        if checks.isEmpty && reader.diagnostics.count == problemsBefore {
             reader.report(
                 node,
                 path: path,
@@ -263,7 +272,7 @@ struct PolicyFileDecoder {
             )
             return nil
         }
-        return ArgumentCondition(path: argumentPath, normalizer: normalizer, checks: checks)
+        return ArgumentCondition(path: argumentPath, normalizer: normalizer, checks: checks, isOptional: isOptional)
     }
 
     /// A YAML scalar as the JSON value an argument would carry: numbers and booleans as such

@@ -135,6 +135,7 @@ struct GatewayRunner {
                 FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
             }
             logger.critical("cannot start: the policies are invalid", metadata: ["errors": "\(policyErrors.count)"])
+            await upstreamClient.shutdown()
             await store.close()
             throw ExitCode(1)
         }

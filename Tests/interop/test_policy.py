@@ -1,0 +1,508 @@
+"""Per-agent policies, end to end: the contract sample samples/policy-gateway.yaml with its policies/,
+in front of samples/servers/agent_tools.py (five MCP servers) and the fake LLM providers, driven by the
+official SDKs (openai, anthropic, mcp 2.x, mcp 1.x) and by raw Streamable HTTP.
+
+Every check that a call was refused also checks that the upstream never saw it: agent_tools.py logs
+each tools/call it receives (GET /calls), the fakes record every request.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from conftest import REPO_ROOT, START_TIMEOUT, STOP_TIMEOUT, Gateway, MCPStack, StartGateway, fresh_secret
+from fakes import FakeAnthropic, FakeOpenAI
+from mcp_support import mcp1_client, python_mcp2, wait_until
+
+pytestmark = pytest.mark.mcp
+
+POLICY_SAMPLE = REPO_ROOT / "samples" / "policy-gateway.yaml"
+AGENT_TOOLS = REPO_ROOT / "samples" / "servers" / "agent_tools.py"
+AGENTS = ("researcher", "support", "batch")
+POLICY_DENIED = -32003
+RATE_LIMITED = -32029
+SERVERS = ("files", "web", "mail", "util", "quota")
+
+
+class AgentTools:
+    """samples/servers/agent_tools.py --port 0, with its call log."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [python_mcp2(), str(AGENT_TOOLS), "--port", "0"],
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._ready = threading.Event()
+        self.url = ""
+        threading.Thread(target=self._drain, daemon=True).start()
+        if not self._ready.wait(START_TIMEOUT):
+            self.proc.kill()
+            pytest.fail("agent_tools.py did not start:\n" + "\n".join(self.lines))
+        self.http = httpx.Client(base_url=self.url, trust_env=False, timeout=10.0)
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+            if match := re.search(r"agent_tools: listening on (http://127\.0\.0\.1:\d+)", line):
+                self.url = match.group(1)
+                self._ready.set()
+
+    def calls(self, tool: str | None = None) -> list[dict[str, Any]]:
+        response = self.http.get("/calls")
+        assert response.status_code == 200, response.text
+        calls = response.json()["calls"]
+        return [call for call in calls if tool is None or f"{call['server']}__{call['tool']}" == tool]
+
+    def clear(self) -> None:
+        assert self.http.delete("/calls").status_code == 204
+
+    def stop(self) -> int:
+        self.http.close()
+        self.proc.terminate()
+        try:
+            return self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return -1
+
+
+@dataclass
+class PolicyStack:
+    gateway: Gateway
+    tools: AgentTools
+    openai_fake: FakeOpenAI
+    anthropic_fake: FakeAnthropic
+    keys: dict[str, str]
+    admin_token: str
+    workdir: pathlib.Path
+
+    def mcp(self, agent: str) -> MCPStack:
+        return MCPStack(gateway=self.gateway, agent_key=self.keys[agent], admin_token=self.admin_token)
+
+    def openai(self, agent: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.gateway.url}/v1", api_key=self.keys[agent], max_retries=0, timeout=20)
+
+    def anthropic(self, agent: str) -> anthropic.Anthropic:
+        return anthropic.Anthropic(base_url=self.gateway.url, api_key=self.keys[agent], max_retries=0, timeout=20)
+
+    def admin(self, path: str) -> httpx.Response:
+        return self.gateway.get(path, headers={"Authorization": f"Bearer {self.admin_token}"})
+
+    def policy_file(self, name: str) -> pathlib.Path:
+        return self.workdir / "policies" / name
+
+
+@pytest.fixture
+def agent_tools() -> Iterator[AgentTools]:
+    server = AgentTools()
+    yield server
+    assert server.stop() == 0, "agent_tools.py did not exit 0 on SIGTERM:\n" + "\n".join(server.lines)
+
+
+@pytest.fixture
+def start_policy_gateway(
+    start_gateway: StartGateway, agent_tools: AgentTools, tmp_path: pathlib.Path
+) -> Iterator[Any]:
+    """Starts the gateway on the contract sample, as the outside checks do: from a directory holding
+    `samples` (linked) and a copy of `policies` (so a test may edit it), with exactly the sample's
+    variables. Requested after agent_tools, so the gateway stops before the servers it calls."""
+    fakes: list[Any] = []
+
+    def start(**overrides: str) -> PolicyStack:
+        (tmp_path / "samples").symlink_to(REPO_ROOT / "samples", target_is_directory=True)
+        shutil.copytree(REPO_ROOT / "policies", tmp_path / "policies")
+        openai_key = fresh_secret("sk-provider-openai-")
+        anthropic_key = fresh_secret("sk-ant-provider-")
+        openai_fake = FakeOpenAI(name="openai", api_key=openai_key, models=("gpt-4o-mini", "gpt-4o")).start()
+        anthropic_fake = FakeAnthropic(name="anthropic", api_key=anthropic_key).start()
+        fakes.extend([openai_fake, anthropic_fake])
+        keys = {agent: fresh_secret(f"gh-{agent}-") for agent in AGENTS}
+        admin_token = fresh_secret("gh-admin-")
+        env = {
+            "GATEHOUSE_ADMIN_TOKEN": admin_token,
+            "RESEARCHER_API_KEY": keys["researcher"],
+            "SUPPORT_API_KEY": keys["support"],
+            "BATCH_API_KEY": keys["batch"],
+            "OPENAI_BASE_URL": openai_fake.base_url,
+            "OPENAI_API_KEY": openai_key,
+            "ANTHROPIC_BASE_URL": anthropic_fake.base_url,
+            "ANTHROPIC_API_KEY": anthropic_key,
+            "TOOLS_BASE_URL": agent_tools.url,
+            **overrides,
+        }
+        gateway = start_gateway(None, env=env, config_file=pathlib.Path("samples/policy-gateway.yaml"))
+        stack = PolicyStack(gateway, agent_tools, openai_fake, anthropic_fake, keys, admin_token, tmp_path)
+        stack.mcp("researcher").wait_up(*SERVERS)
+        return stack
+
+    yield start
+    for fake in fakes:
+        fake.close()
+
+
+@pytest.fixture
+def policy(start_policy_gateway: Any) -> PolicyStack:
+    return start_policy_gateway()
+
+
+def assert_no_secret_leaked(stack: PolicyStack) -> None:
+    log = stack.gateway.log_text
+    for secret in [*stack.keys.values(), stack.admin_token, stack.openai_fake.api_key, stack.anthropic_fake.api_key]:
+        assert secret not in log
+
+
+# --- Who sees what ------------------------------------------------------------------------------------
+
+EXPECTED_TOOLS = {
+    "researcher": {"files__read", "web__fetch", "mail__send", "quota__ping"},
+    "support": {"util__echo"},
+    "batch": set(),
+}
+EXPECTED_MODELS = {
+    "researcher": {"gpt-4o-mini", "gpt-4o", "claude-haiku-4-5"},
+    "support": {"gpt-4o-mini"},
+    "batch": {"gpt-4o-mini"},
+}
+
+
+def test_each_agent_lists_only_its_own_tools_in_both_eras(policy: PolicyStack) -> None:
+    for agent in AGENTS:
+        stack = policy.mcp(agent)
+        assert set(stack.modern_tools()) == EXPECTED_TOOLS[agent], agent
+
+        async def listed(client: Any) -> set[str]:
+            return {tool.name for tool in (await client.list_tools()).tools}
+
+        assert stack.mcp2("/mcp", "legacy", listed) == EXPECTED_TOOLS[agent], agent
+        session = stack.raw_client("session")
+        response, message = session.request("tools/list", {})
+        assert {tool["name"] for tool in message["result"]["tools"]} == EXPECTED_TOOLS[agent], agent
+        session.close()
+    # One server's endpoint shows the same tools under their own names, or none.
+    assert set(policy.mcp("support").modern_tools(path="/mcp/util")) == {"echo"}
+    assert set(policy.mcp("support").modern_tools(path="/mcp/files")) == set()
+    assert set(policy.mcp("researcher").modern_tools(path="/mcp/files")) == {"read"}
+
+
+def test_each_agent_lists_only_its_own_models(policy: PolicyStack) -> None:
+    for agent in AGENTS:
+        assert {model.id for model in policy.openai(agent).models.list()} == EXPECTED_MODELS[agent], agent
+
+
+def test_allowed_calls_work_on_both_planes(policy: PolicyStack) -> None:
+    researcher = policy.mcp("researcher")
+    result = researcher.modern_call("files__read", {"path": "/srv/public/report.txt"})
+    assert result["result"]["content"][0]["text"] == "contents of /srv/public/report.txt", result
+    assert researcher.modern_call("web__fetch", {"url": "https://example.com/"})["result"]["isError"] is False
+    support = policy.mcp("support")
+    assert support.modern_call("util__echo", {"text": "hi"})["result"]["content"][0]["text"] == "hi"
+    completion = policy.openai("researcher").chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hello"}]
+    )
+    assert completion.choices[0].message.content
+    message = policy.anthropic("researcher").messages.create(
+        model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "hello"}]
+    )
+    assert message.content[0].text
+    assert policy.openai("support").chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}]
+    ).choices[0].message.content
+
+
+# --- Denials --------------------------------------------------------------------------------------------
+
+
+def test_a_tool_outside_the_policy_is_denied_readably_and_never_reaches_the_server(policy: PolicyStack) -> None:
+    policy.tools.clear()
+    support = policy.mcp("support")
+    for tool, arguments in [
+        ("mail__send", {"to": "x@example.com", "body": "hi"}),
+        ("files__read", {"path": "/srv/public/a"}),
+        ("quota__ping", {}),
+    ]:
+        message = support.modern_call(tool, arguments)
+        error = message["error"]
+        assert error["code"] == POLICY_DENIED, message
+        assert "Denied by policy" in error["message"] and f"'{tool}'" in error["message"], error
+        assert "support.yaml#default-deny" in error["message"] and error["data"]["rule"] == "support.yaml#default-deny"
+        # The message names what was asked for, never the tools other agents have.
+        for other in EXPECTED_TOOLS["researcher"] - {tool}:
+            assert other not in error["message"]
+    batch = policy.mcp("batch")
+    assert batch.modern_call("util__echo", {"text": "x"})["error"]["code"] == POLICY_DENIED
+    # The session era and the SDKs get the same refusal.
+    session = support.raw_client("session")
+    refused = session.call("mail__send", {"to": "a@b.c", "body": "x"}, request_id=7)
+    assert refused["error"]["code"] == POLICY_DENIED
+    session.close()
+    driver = mcp1_client(
+        support.mcp1_target(),
+        [{"method": "tools/call", "name": "mail__send", "arguments": {"to": "a@b.c", "body": "x"}}],
+    )
+    assert driver["results"][0]["error"]["code"] == POLICY_DENIED, driver
+    assert "Denied by policy" in driver["results"][0]["error"]["message"], driver
+
+    async def call(client: Any) -> Any:
+        from mcp.shared.exceptions import MCPError
+
+        with pytest.raises(MCPError) as raised:
+            await client.call_tool("quota__ping", {})
+        return raised.value
+
+    error = support.mcp2("/mcp", "auto", call)
+    assert getattr(error, "code", None) == POLICY_DENIED or "Denied by policy" in str(error), error
+    assert policy.tools.calls() == [], "a denied call reached an upstream server"
+
+
+def test_a_model_outside_the_policy_is_a_403_in_each_dialect_and_never_reaches_the_provider(
+    policy: PolicyStack,
+) -> None:
+    before = len(policy.openai_fake.requests) + len(policy.anthropic_fake.requests)
+    with pytest.raises(openai.PermissionDeniedError) as openai_error:
+        policy.openai("support").chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+    assert openai_error.value.status_code == 403
+    assert "support.yaml#default-deny" in str(openai_error.value.message)
+    with pytest.raises(anthropic.PermissionDeniedError) as anthropic_error:
+        policy.anthropic("batch").messages.create(
+            model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
+    assert anthropic_error.value.status_code == 403
+    assert anthropic_error.value.body["error"]["type"] == "permission_error", anthropic_error.value.body
+    with pytest.raises(openai.PermissionDeniedError):
+        policy.openai("batch").embeddings.create(model="gpt-4o", input="x")
+    assert len(policy.openai_fake.requests) + len(policy.anthropic_fake.requests) == before
+    assert_no_secret_leaked(policy)
+
+
+ALLOWED_PATHS = [
+    "/srv/public/a.txt",
+    "/srv/public/dir/../b.txt",
+    "/srv/public//nested///c.txt",
+    "/srv/public/./d.txt",
+]
+DENIED_PATHS = [
+    "/etc/passwd",
+    "/srv/public/../secret.txt",
+    "/srv/public/../../etc/passwd",
+    "/srv/public/%2e%2e/secret.txt",
+    "/srv/public/%252e%252e/secret.txt",
+    "/srv/public/..%2fsecret.txt",
+    "/srv/public\\..\\secret.txt",
+    "/srv/public/\u2025/secret.txt",  # two-dot leader: NFKC ".."
+    "/srv/public\uff0f..\uff0fsecret.txt",  # fullwidth solidus
+    "/srv/publicity/x.txt",
+    "/srv/public",
+    "srv/public/a.txt",
+    "/srv/public/a\u0000.txt",
+    "/srv/public/a\n.txt",
+    "",
+]
+
+
+def test_the_path_rule_holds_against_tricky_inputs(policy: PolicyStack) -> None:
+    researcher = policy.mcp("researcher")
+    policy.tools.clear()
+    for path in ALLOWED_PATHS:
+        assert "result" in researcher.modern_call("files__read", {"path": path}), path
+    assert [call["arguments"]["path"] for call in policy.tools.calls()] == ALLOWED_PATHS
+    policy.tools.clear()
+    for path in DENIED_PATHS:
+        message = researcher.modern_call("files__read", {"path": path})
+        assert message.get("error", {}).get("code") == POLICY_DENIED, (path, message)
+        assert "public-files-only" in message["error"]["data"]["rule"] or "repeated" in message["error"]["data"]["rule"]
+    for arguments in [
+        {},  # missing
+        {"path": 7},  # not a string
+        {"path": {"path": "/srv/public/a"}},  # nested
+        {"path": ["/srv/public/a"]},  # a list
+        {"file": "/srv/public/a"},  # another key
+    ]:
+        assert researcher.modern_call("files__read", arguments)["error"]["code"] == POLICY_DENIED, arguments
+    # Extra fields do not change the judgement of the path.
+    assert "result" in researcher.modern_call("files__read", {"path": "/srv/public/a", "mode": "r"})
+    assert researcher.modern_call("files__read", {"path": "/etc/x", "mode": "/srv/public/"})["error"]
+    # Duplicate keys: the gateway's reader takes the first, Python's json the last, so it is refused.
+    body = (
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"files__read",'
+        '"arguments":{"path":"/srv/public/a","path":"/etc/passwd"},"_meta":'
+        + json.dumps(
+            {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+        )
+        + "}}"
+    )
+    response = researcher.gateway.post(
+        "/mcp",
+        content=body,
+        headers={
+            **researcher.agent_headers,
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2026-07-28",
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": "files__read",
+        },
+    )
+    assert response.json()["error"]["code"] == POLICY_DENIED, response.text
+    assert "appears twice" in response.json()["error"]["message"]
+    calls = policy.tools.calls()
+    assert [call["arguments"] for call in calls] == [{"path": "/srv/public/a", "mode": "r"}], calls
+
+
+# --- Limits -----------------------------------------------------------------------------------------------
+
+
+def test_fifty_concurrent_calls_against_ten_a_minute_pass_exactly_ten_and_lists_do_not_count(
+    policy: PolicyStack,
+) -> None:
+    researcher = policy.mcp("researcher")
+    policy.tools.clear()
+    for _ in range(3):
+        assert "quota__ping" in researcher.modern_tools()
+    session = researcher.raw_client("session")
+    session.request("ping", {}, request_id=2)
+    session.close()
+
+    def call(_: int) -> httpx.Response:
+        return researcher.modern("tools/call", {"name": "quota__ping", "arguments": {}})[0]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        responses = list(pool.map(call, range(50)))
+    passed = [r for r in responses if "result" in r.json()]
+    refused = [r for r in responses if "error" in r.json()]
+    assert len(passed) == 10 and len(refused) == 40, [r.text for r in responses]
+    for response in refused:
+        error = response.json()["error"]
+        assert error["code"] == RATE_LIMITED and "retry in" in error["message"], error
+        assert error["data"]["rule"] == "researcher.yaml#quota-ping-per-minute"
+        retry = int(response.headers["retry-after"])
+        assert 1 <= retry <= 60 and error["data"]["retryAfterSeconds"] == retry
+    assert len(policy.tools.calls("quota__ping")) == 10
+    # Other tools have no limit of their own.
+    assert "result" in researcher.modern_call("web__fetch", {"url": "https://example.com/"})
+
+
+def test_concurrent_streams_never_overshoot_the_token_limit_by_more_than_one_call(start_policy_gateway: Any) -> None:
+    stack = start_policy_gateway(BATCH_TOKENS_PER_MINUTE="300")
+    stack.openai_fake.chunk_delay = 0.05
+    stack.openai_fake.completion_tokens = 40
+    client = stack.openai("batch")
+
+    def stream(_: int) -> tuple[str, int]:
+        try:
+            chunks = client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": "count to ten"}],
+                max_tokens=60,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            used = 0
+            for chunk in chunks:
+                if chunk.usage:
+                    used = chunk.usage.total_tokens
+            return "ok", used
+        except openai.RateLimitError as error:
+            assert error.response.headers.get("retry-after"), error.response.headers
+            assert error.response.headers.get("x-ratelimit-limit-tokens") == "300"
+            assert error.response.headers.get("x-ratelimit-remaining-tokens") == "0"
+            return "limited", 0
+
+    for _ in range(3):
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            results = list(pool.map(stream, range(12)))
+        assert any(kind == "limited" for kind, _ in results), results
+    completed = [used for kind, used in [*results] if kind == "ok"]
+    assert completed, results
+    per_call = max(record.usage["total_tokens"] for record in stack.openai_fake.requests if record.usage)
+    billed = sum(record.usage["total_tokens"] for record in stack.openai_fake.requests if record.usage)
+    assert billed <= 300 + per_call, (billed, per_call, len(stack.openai_fake.requests))
+
+
+# --- Hot reload -----------------------------------------------------------------------------------------------
+
+
+def test_a_policy_edit_applies_within_two_seconds_and_an_invalid_one_keeps_the_old_policy(policy: PolicyStack) -> None:
+    support = policy.openai("support")
+    with pytest.raises(openai.PermissionDeniedError):
+        support.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+    path = policy.policy_file("support.yaml")
+    original = path.read_text()
+    path.write_text(original.replace("allow: [gpt-4o-mini]", "allow: [gpt-4o-mini, gpt-4o]"))
+    edited_at = time.monotonic()
+
+    def allowed() -> bool:
+        return "gpt-4o" in {model.id for model in support.models.list()}
+
+    wait_until(allowed, 5.0, "the edited policy to apply")
+    assert time.monotonic() - edited_at <= 2.5
+    assert support.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}]).choices
+
+    # An invalid edit: the error names file, line and key; the running policy stays.
+    path.write_text(path.read_text() + "\nmodles:\n  allow: [gpt-4o]\n")
+    invalid_line = path.read_text().splitlines().index("modles:") + 1
+
+    def rejected() -> dict[str, Any] | None:
+        status = policy.admin("/admin/policy").json()
+        return status if status["errors"] else None
+
+    status = wait_until(rejected, 5.0, "the invalid policy to be rejected")
+    error = status["errors"][0]
+    assert error["file"].endswith("support.yaml") and error["line"] == invalid_line, error
+    assert error["path"] == "modles" and "did you mean 'models'" in (error["hint"] or ""), error
+    assert "policy rejected" in policy.gateway.log_text
+    assert support.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}]).choices
+    path.write_text(original)
+    wait_until(lambda: not allowed(), 5.0, "the original policy to apply again")
+    assert policy.admin("/admin/policy").json()["errors"] == []
+    assert_no_secret_leaked(policy)
+
+
+def test_an_invalid_policy_directory_stops_the_gateway_at_startup(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "a.yaml").write_text("agents: [a]\ntools:\n  allow:\n    - name: x\n      when:\n        - argument: p\n          regex: '('\n")
+    (tmp_path / "gatehouse.yaml").write_text("agents:\n  - name: a\n    api_keys: [k]\npolicy:\n  directory: policies\n")
+    from conftest import gatehouse_bin, clean_env
+
+    result = subprocess.run(
+        [str(gatehouse_bin()), "validate", "--config", "gatehouse.yaml"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "a.yaml:7:" in result.stderr and "tools.allow[0].when[0].regex" in result.stderr, result.stderr
+    served = subprocess.run(
+        [str(gatehouse_bin()), "serve", "--config", "gatehouse.yaml", "--listen", "127.0.0.1:0"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert served.returncode == 1 and "not a valid regular expression" in served.stderr, served.stderr
