@@ -137,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MCPHostTests",
-            dependencies: ["MCPHost", "GatehouseJSON", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MCPHost", "GatehouseJSON", "GatehouseCore", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "GatehouseTests",

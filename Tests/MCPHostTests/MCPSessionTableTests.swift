@@ -1,3 +1,4 @@
+import GatehouseCore
 import GatehouseJSON
 import Testing
 
@@ -7,8 +8,12 @@ import Testing
 struct MCPSessionTableTests {
     static let capabilities = JSONObject(["roots": .object(JSONObject(["listChanged": .bool(true)]))])
 
+    static func key(_ agent: String, index: Int = 0) -> Identity {
+        Identity(agentName: agent, method: .configuredAPIKey(keyIndex: index))
+    }
+
     static func open(_ table: MCPSessionTable, agent: String = "alice", scope: String? = nil) -> MCPSession {
-        table.open(agent: agent, scope: scope, version: .v2025_06_18, clientCapabilities: Self.capabilities)
+        table.open(owner: Self.key(agent), scope: scope, version: .v2025_06_18, clientCapabilities: Self.capabilities)
     }
 
     /// Whether the session's notification queue holds `.end` next (nil when it is empty).
@@ -50,15 +55,17 @@ struct MCPSessionTableTests {
         let scoped = Self.open(table, agent: "alice", scope: "time")
         let unscoped = Self.open(table, agent: "alice", scope: nil)
 
-        #expect(table.lookup(scoped.id, agent: "alice", scope: "time") === scoped)
-        #expect(table.lookup(unscoped.id, agent: "alice", scope: nil) === unscoped)
-        #expect(table.lookup(scoped.id, agent: "bob", scope: "time") == nil)
-        #expect(table.lookup(scoped.id, agent: "alice", scope: nil) == nil)
-        #expect(table.lookup(scoped.id, agent: "alice", scope: "fs") == nil)
-        #expect(table.lookup(unscoped.id, agent: "alice", scope: "time") == nil)
-        #expect(table.lookup(MCPSessionTable.randomID(), agent: "alice", scope: nil) == nil)
+        #expect(table.lookup(scoped.id, owner: Self.key("alice"), scope: "time") === scoped)
+        #expect(table.lookup(unscoped.id, owner: Self.key("alice"), scope: nil) === unscoped)
+        #expect(table.lookup(scoped.id, owner: Self.key("bob"), scope: "time") == nil)
+        // The same agent with another of its keys is another authorization context.
+        #expect(table.lookup(scoped.id, owner: Self.key("alice", index: 1), scope: "time") == nil)
+        #expect(table.lookup(scoped.id, owner: Self.key("alice"), scope: nil) == nil)
+        #expect(table.lookup(scoped.id, owner: Self.key("alice"), scope: "fs") == nil)
+        #expect(table.lookup(unscoped.id, owner: Self.key("alice"), scope: "time") == nil)
+        #expect(table.lookup(MCPSessionTable.randomID(), owner: Self.key("alice"), scope: nil) == nil)
         // A refused lookup leaves the session to its owner.
-        #expect(table.lookup(scoped.id, agent: "alice", scope: "time") === scoped)
+        #expect(table.lookup(scoped.id, owner: Self.key("alice"), scope: "time") === scoped)
         #expect(table.all.count == 2)
     }
 
@@ -66,14 +73,14 @@ struct MCPSessionTableTests {
         let table = MCPSessionTable(maximumSessions: 8, idleTimeout: .seconds(3600))
         let session = Self.open(table)
         let other = Self.open(table)
-        #expect(!table.close(session.id, agent: "bob", scope: nil))
-        #expect(!table.close(session.id, agent: "alice", scope: "time"))
+        #expect(!table.close(session.id, owner: Self.key("bob"), scope: nil))
+        #expect(!table.close(session.id, owner: Self.key("alice"), scope: "time"))
         #expect(await Self.endWasPosted(session) == nil)
 
-        #expect(table.close(session.id, agent: "alice", scope: nil))
+        #expect(table.close(session.id, owner: Self.key("alice"), scope: nil))
         #expect(await Self.endWasPosted(session) == true)
-        #expect(table.lookup(session.id, agent: "alice", scope: nil) == nil)
-        #expect(!table.close(session.id, agent: "alice", scope: nil))
+        #expect(table.lookup(session.id, owner: Self.key("alice"), scope: nil) == nil)
+        #expect(!table.close(session.id, owner: Self.key("alice"), scope: nil))
         #expect(table.all.map(\.id) == [other.id])
         #expect(await Self.endWasPosted(other) == nil)
     }
@@ -83,8 +90,8 @@ struct MCPSessionTableTests {
         let first = Self.open(table)
         let second = Self.open(table)
         #expect(table.all.map(\.id) == [second.id])
-        #expect(table.lookup(first.id, agent: "alice", scope: nil) == nil)
-        #expect(table.lookup(second.id, agent: "alice", scope: nil) === second)
+        #expect(table.lookup(first.id, owner: Self.key("alice"), scope: nil) == nil)
+        #expect(table.lookup(second.id, owner: Self.key("alice"), scope: nil) === second)
         #expect(await Self.endWasPosted(first) == true)
         #expect(await Self.endWasPosted(second) == nil)
     }
@@ -94,10 +101,10 @@ struct MCPSessionTableTests {
         let first = Self.open(table)
         let second = Self.open(table)
         // Using the first makes the second the least recently used.
-        #expect(table.lookup(first.id, agent: "alice", scope: nil) === first)
+        #expect(table.lookup(first.id, owner: Self.key("alice"), scope: nil) === first)
         let third = Self.open(table)
         #expect(Set(table.all.map(\.id)) == [first.id, third.id])
-        #expect(table.lookup(second.id, agent: "alice", scope: nil) == nil)
+        #expect(table.lookup(second.id, owner: Self.key("alice"), scope: nil) == nil)
         #expect(await Self.endWasPosted(second) == true)
         #expect(await Self.endWasPosted(first) == nil)
     }
@@ -107,9 +114,9 @@ struct MCPSessionTableTests {
         let table = MCPSessionTable(maximumSessions: 8, idleTimeout: .seconds(-1))
         let session = Self.open(table)
         #expect(table.all.count == 1)
-        #expect(table.lookup(session.id, agent: "alice", scope: nil) == nil)
+        #expect(table.lookup(session.id, owner: Self.key("alice"), scope: nil) == nil)
         #expect(table.all.isEmpty)
-        #expect(!table.close(session.id, agent: "alice", scope: nil))
+        #expect(!table.close(session.id, owner: Self.key("alice"), scope: nil))
     }
 
     @Test func closeAllEndsEverySession() async {
@@ -119,7 +126,7 @@ struct MCPSessionTableTests {
         #expect(table.all.isEmpty)
         for session in sessions {
             #expect(await Self.endWasPosted(session) == true)
-            #expect(table.lookup(session.id, agent: session.agent, scope: session.scope) == nil)
+            #expect(table.lookup(session.id, owner: Self.key(session.agent), scope: session.scope) == nil)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseConfig
 import GatehouseCore
 import GatehouseJSON
@@ -266,5 +267,27 @@ struct PolicyFileTests {
             environment: ["TPM": "1234"]
         )
         #expect(set.policy(for: "batch")?.limits.first?.kind == .tokens(1234, per: .seconds(60)))
+    }
+}
+
+@Suite("Policy schema")
+struct PolicySchemaTests {
+    private func object(_ value: Any?) throws -> [String: Any] { try #require(value as? [String: Any]) }
+
+    @Test func schemaListsExactlyTheDecodersKeys() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/policy.schema.json")
+        let schema = try object(try JSONSerialization.jsonObject(with: Data(contentsOf: url)))
+        let top = Set(try object(schema["properties"]).keys)
+        #expect(top == Set(PolicyFileDecoder.agentFileKeys + PolicyFileDecoder.defaultsFileKeys))
+        let definitions = try object(schema["$defs"])
+        let condition = try object(try object(definitions["condition"])["properties"])
+        #expect(Set(condition.keys) == Set(PolicyFileDecoder.conditionKeys))
+        let limit = try object(try object(definitions["limit"])["properties"])
+        #expect(Set(limit.keys) == Set(PolicyFileDecoder.limitKeys))
+        let toolRule = try #require(try object(definitions["toolRule"])["oneOf"] as? [[String: Any]])
+        #expect(Set(try object(toolRule[1]["properties"]).keys) == Set(PolicyFileDecoder.toolRuleKeys))
+        let tools = try object(try object(try object(schema["properties"])["tools"])["properties"])
+        #expect(Set(tools.keys) == Set(PolicyFileDecoder.toolSectionKeys))
     }
 }

@@ -41,11 +41,11 @@ public struct MCPRoutes: Sendable {
         }
         router.get("/mcp") { request, context in
             guard let caller = Caller(context) else { return unauthenticated() }
-            return await get(request, agent: caller.agent, scope: nil)
+            return await get(request, owner: caller.request.identity, scope: nil)
         }
         router.delete("/mcp") { request, context in
             guard let caller = Caller(context) else { return unauthenticated() }
-            return delete(request, agent: caller.agent, scope: nil)
+            return delete(request, owner: caller.request.identity, scope: nil)
         }
         router.post("/mcp/:server") { request, context in
             guard let caller = Caller(context) else { return unauthenticated() }
@@ -53,11 +53,11 @@ public struct MCPRoutes: Sendable {
         }
         router.get("/mcp/:server") { request, context in
             guard let caller = Caller(context) else { return unauthenticated() }
-            return await get(request, agent: caller.agent, scope: context.parameters.get("server") ?? "")
+            return await get(request, owner: caller.request.identity, scope: context.parameters.get("server") ?? "")
         }
         router.delete("/mcp/:server") { request, context in
             guard let caller = Caller(context) else { return unauthenticated() }
-            return delete(request, agent: caller.agent, scope: context.parameters.get("server") ?? "")
+            return delete(request, owner: caller.request.identity, scope: context.parameters.get("server") ?? "")
         }
     }
 
@@ -79,7 +79,7 @@ public struct MCPRoutes: Sendable {
     }
 
     func post(_ request: Request, caller: Caller, scope: String?) async -> Response {
-        let agent = caller.agent
+        let owner = caller.request.identity
         let limit = caller.bodyLimit
         if let refusal = refuse(request, scope: scope) { return refusal }
         let body: ByteBuffer
@@ -105,7 +105,7 @@ public struct MCPRoutes: Sendable {
         case .batch(let items):
             // Batches exist in 2025-03-26 only, inside a session that negotiated it.
             guard let sessionHeader,
-                let session = federation.sessions.lookup(sessionHeader, agent: agent, scope: scope),
+                let session = federation.sessions.lookup(sessionHeader, owner: owner, scope: scope),
                 session.version.allowsBatching
             else {
                 return errorResponse(
@@ -143,7 +143,7 @@ public struct MCPRoutes: Sendable {
         caller: Caller,
         scope: String?
     ) async -> Response {
-        let agent = caller.agent
+        let owner = caller.request.identity
         // initialize always opens a new session (a client whose session expired re-initializes).
         if case .request(let id, "initialize", let params) = message.kind {
             let era: MCPEra
@@ -153,14 +153,14 @@ public struct MCPRoutes: Sendable {
                 return jsonResponse(.errorResponse(id: id, error: error), status: .badRequest)
             }
             let session = federation.sessions.open(
-                agent: agent,
+                owner: owner,
                 scope: scope,
                 version: era.version,
                 clientCapabilities: params?["capabilities"]?.objectValue ?? JSONObject()
             )
             logger.info(
                 "MCP session opened",
-                metadata: ["agent": "\(agent)", "version": "\(era.version)", "scope": "\(scope ?? "*")"]
+                metadata: ["agent": "\(owner.agentName)", "version": "\(era.version)", "scope": "\(scope ?? "*")"]
             )
             var response = jsonResponse(
                 .response(id: id, result: federation.initializeResult(version: era.version, scope: scope))
@@ -171,7 +171,7 @@ public struct MCPRoutes: Sendable {
 
         let context: MCPCallContext
         if let sessionHeader {
-            guard let session = federation.sessions.lookup(sessionHeader, agent: agent, scope: scope) else {
+            guard let session = federation.sessions.lookup(sessionHeader, owner: owner, scope: scope) else {
                 return errorResponse(
                     .sessionNotFound,
                     "Session not found: initialize a new session",
@@ -400,12 +400,12 @@ public struct MCPRoutes: Sendable {
     // MARK: - GET and DELETE
 
     /// The session's stream of server notifications (tools changed); 405 without a session.
-    func get(_ request: Request, agent: String, scope: String?) async -> Response {
+    func get(_ request: Request, owner: Identity, scope: String?) async -> Response {
         if let refusal = refuse(request, scope: scope) { return refusal }
         guard let sessionHeader = request.headers[.mcpSessionID] else {
             return methodNotAllowed()
         }
-        guard let session = federation.sessions.lookup(sessionHeader, agent: agent, scope: scope) else {
+        guard let session = federation.sessions.lookup(sessionHeader, owner: owner, scope: scope) else {
             return errorResponse(.sessionNotFound, "Session not found: initialize a new session", status: .notFound)
         }
         return notificationStream(session.notifications)
@@ -499,10 +499,10 @@ public struct MCPRoutes: Sendable {
         )
     }
 
-    func delete(_ request: Request, agent: String, scope: String?) -> Response {
+    func delete(_ request: Request, owner: Identity, scope: String?) -> Response {
         if let refusal = refuse(request, scope: scope) { return refusal }
         guard let sessionHeader = request.headers[.mcpSessionID] else { return methodNotAllowed() }
-        guard federation.sessions.close(sessionHeader, agent: agent, scope: scope) else {
+        guard federation.sessions.close(sessionHeader, owner: owner, scope: scope) else {
             return errorResponse(.sessionNotFound, "Session not found", status: .notFound)
         }
         return Response(status: .noContent)

@@ -1,3 +1,4 @@
+public import GatehouseCore
 public import GatehouseJSON
 internal import Synchronization
 
@@ -5,9 +6,11 @@ internal import Synchronization
 public final class MCPSession: Sendable {
     /// Cryptographically random, 64 hex digits (visible ASCII, as the transport requires).
     public let id: String
-    /// The agent that opened it: a session id never authenticates, and another agent presenting
-    /// it gets 404.
-    public let agent: String
+    /// Who opened it (the agent and the credential it used): a session id never authenticates,
+    /// and another agent, or the same agent with another key, presenting it gets 404.
+    public let owner: Identity
+
+    public var agent: String { owner.agentName }
     /// `nil` for `/mcp`, the server's name for `/mcp/{server}`.
     public let scope: String?
     public let version: MCPProtocolVersion
@@ -26,14 +29,14 @@ public final class MCPSession: Sendable {
 
     init(
         id: String,
-        agent: String,
+        owner: Identity,
         scope: String?,
         version: MCPProtocolVersion,
         clientCapabilities: JSONObject,
         client: ClientToken
     ) {
         self.id = id
-        self.agent = agent
+        self.owner = owner
         self.scope = scope
         self.version = version
         self.clientCapabilities = clientCapabilities
@@ -58,11 +61,12 @@ final class MCPSessionTable: Sendable {
         self.idleTimeout = idleTimeout
     }
 
-    func open(agent: String, scope: String?, version: MCPProtocolVersion, clientCapabilities: JSONObject) -> MCPSession
+    func open(owner: Identity, scope: String?, version: MCPProtocolVersion, clientCapabilities: JSONObject)
+        -> MCPSession
     {
         let session = MCPSession(
             id: Self.randomID(),
-            agent: agent,
+            owner: owner,
             scope: scope,
             version: version,
             clientCapabilities: clientCapabilities,
@@ -86,8 +90,8 @@ final class MCPSessionTable: Sendable {
         ClientToken(nextClient.wrappingAdd(1, ordering: .relaxed).oldValue + 1_000_000)
     }
 
-    /// The session, if it exists, belongs to `agent` and is not idle past its timeout.
-    func lookup(_ id: String, agent: String, scope: String?) -> MCPSession? {
+    /// The session, if it exists, belongs to `owner` on this endpoint and is not idle past its timeout.
+    func lookup(_ id: String, owner: Identity, scope: String?) -> MCPSession? {
         let found = sessions.withLock { sessions -> MCPSession? in
             guard let session = sessions[id] else { return nil }
             if session.lastUse.advanced(by: idleTimeout) < .now {
@@ -96,14 +100,14 @@ final class MCPSessionTable: Sendable {
             }
             return session
         }
-        guard let found, found.agent == agent, found.scope == scope else { return nil }
+        guard let found, found.owner == owner, found.scope == scope else { return nil }
         found.touch()
         return found
     }
 
     @discardableResult
-    func close(_ id: String, agent: String, scope: String?) -> Bool {
-        guard let session = lookup(id, agent: agent, scope: scope) else { return false }
+    func close(_ id: String, owner: Identity, scope: String?) -> Bool {
+        guard let session = lookup(id, owner: owner, scope: scope) else { return false }
         sessions.withLock { $0[id] = nil }
         session.notifications.post(.end)
         return true
