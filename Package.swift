@@ -137,7 +137,9 @@ let package = Package(
         ),
         .testTarget(
             name: "MCPHostTests",
-            dependencies: ["MCPHost", "GatehouseJSON", "GatehouseCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "MCPHost", "GatehouseJSON", "GatehouseCore", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "GatehouseTests",

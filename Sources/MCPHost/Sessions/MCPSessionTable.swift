@@ -61,7 +61,12 @@ final class MCPSessionTable: Sendable {
         self.idleTimeout = idleTimeout
     }
 
-    func open(owner: Identity, scope: String?, version: MCPProtocolVersion, clientCapabilities: JSONObject)
+    func open(
+        owner: Identity,
+        scope: String?,
+        version: MCPProtocolVersion,
+        clientCapabilities: JSONObject
+    )
         -> MCPSession
     {
         let session = MCPSession(
