@@ -506,3 +506,61 @@ def test_an_invalid_policy_directory_stops_the_gateway_at_startup(tmp_path: path
         timeout=30,
     )
     assert served.returncode == 1 and "not a valid regular expression" in served.stderr, served.stderr
+
+
+# --- The policy command ---------------------------------------------------------------------------------------
+
+
+def run_policy_command(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
+    from conftest import clean_env, gatehouse_bin
+
+    return subprocess.run(
+        [str(gatehouse_bin()), "policy", *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=30
+    )
+
+
+def test_policy_test_passes_on_the_repository_cases_and_fails_on_a_wrong_expectation(tmp_path: pathlib.Path) -> None:
+    passing = run_policy_command("test", "--dir", "policies", cwd=REPO_ROOT)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert re.search(r"^(\d+) passed, 0 failed$", passing.stdout, re.M), passing.stdout
+    shutil.copytree(REPO_ROOT / "policies", tmp_path / "policies")
+    (tmp_path / "policies" / "wrong.test.yaml").write_text(
+        "cases:\n"
+        "  - name: support may send mail (it may not)\n"
+        "    agent: support\n"
+        "    tool: mail__send\n"
+        "    arguments: {to: a@example.com, body: hi}\n"
+        "    expect: allow\n"
+        "  - name: right rule, wrong id\n"
+        "    agent: researcher\n"
+        "    tool: files__read\n"
+        "    arguments: {path: /etc/passwd}\n"
+        "    expect: deny\n"
+        "    rule: researcher.yaml#some-other-rule\n"
+    )
+    failing = run_policy_command("test", "--dir", "policies", cwd=tmp_path)
+    assert failing.returncode == 1, failing.stdout
+    assert "FAIL  policies/wrong.test.yaml:2 support may send mail (it may not)" in failing.stdout, failing.stdout
+    assert "expected allow; got deny by support.yaml#default-deny" in failing.stdout
+    assert "FAIL  policies/wrong.test.yaml:7 right rule, wrong id" in failing.stdout
+    assert "got deny by researcher.yaml#public-files-only" in failing.stdout
+    assert re.search(r"^\d+ passed, 2 failed$", failing.stdout, re.M), failing.stdout
+
+
+def test_policy_explain_and_check(tmp_path: pathlib.Path) -> None:
+    explained = run_policy_command(
+        "explain", "--dir", "policies", "--agent", "researcher", "--tool", "files__read",
+        "--arguments", '{"path": "/srv/public/../../etc/passwd"}', cwd=REPO_ROOT,
+    )
+    assert explained.returncode == 0, explained.stderr
+    assert explained.stdout.splitlines()[:2] == ["deny", "rule:   researcher.yaml#public-files-only"], explained.stdout
+    assert "must be a path inside /srv/public/" in explained.stdout
+    allowed = run_policy_command("explain", "--dir", "policies", "--agent", "support", "--model", "gpt-4o-mini", cwd=REPO_ROOT)
+    assert allowed.stdout.splitlines()[:2] == ["allow", "rule:   support.yaml#models.allow[0]"], allowed.stdout
+    checked = run_policy_command("check", "--dir", "policies", cwd=REPO_ROOT)
+    assert checked.returncode == 0 and "valid" in checked.stdout, checked.stderr
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "x.yaml").write_text("agents: [x]\nlimits:\n  - requests: 10\n    per: soon\n")
+    broken = run_policy_command("check", "--dir", "policies", cwd=tmp_path)
+    assert broken.returncode == 1
+    assert "policies/x.yaml:4:10: error: limits[0].per: expected a duration" in broken.stderr, broken.stderr
