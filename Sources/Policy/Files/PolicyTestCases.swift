@@ -1,7 +1,7 @@
 internal import Foundation
 public import GatehouseConfig
-public import GatehouseCore
-public import GatehouseJSON
+internal import GatehouseCore
+internal import GatehouseJSON
 internal import Yams
 
 /// Test cases written beside the policies (`*.test.yaml`), for `gatehouse policy test`: a call and
