@@ -8,9 +8,10 @@ public protocol PolicyDecisionPoint: Sendable {
     var isActive: Bool { get }
     /// Authorization alone, counting nothing: for lists and filters.
     func decide(_ input: PolicyInput) -> PolicyDecision
-    /// Authorization, then every limit that applies. An admitted call holds its ticket until it
-    /// ends and then finishes it (with the tokens it used, for an LLM call).
-    func admit(_ input: PolicyInput, estimatedTokens: Int) -> PolicyAdmission
+    /// Authorization, then every limit that applies; the decision goes to the audit log. An
+    /// admitted call holds its ticket until it ends and then finishes it (with the tokens it
+    /// used, for an LLM call).
+    func admit(_ input: PolicyInput, estimatedTokens: Int) async -> PolicyAdmission
     /// Whether MCP denials for this agent are `CallToolResult`s with `isError` instead of errors.
     func deniesWithToolResult(agent: String) -> Bool
 }
@@ -75,9 +76,12 @@ public final class PolicyTicket: Sendable {
 public final class PolicyEngine: PolicyDecisionPoint {
     private let current: Mutex<PolicySet>
     let counters = LimitCounters()
+    private let auditSink: (any DecisionAuditSink)?
 
-    public init(_ policies: PolicySet = .empty) {
+    /// `auditSink` receives every decision on a call while a policy is in force.
+    public init(_ policies: PolicySet = .empty, auditSink: (any DecisionAuditSink)? = nil) {
         self.current = Mutex(policies)
+        self.auditSink = auditSink
     }
 
     public var policies: PolicySet { current.withLock { $0 } }
@@ -97,12 +101,40 @@ public final class PolicyEngine: PolicyDecisionPoint {
         policies.deniesWithToolResult(agent: agent)
     }
 
-    public func admit(_ input: PolicyInput, estimatedTokens: Int = 0) -> PolicyAdmission {
-        admit(input, estimatedTokens: estimatedTokens, now: .now)
+    public func admit(_ input: PolicyInput, estimatedTokens: Int = 0) async -> PolicyAdmission {
+        let policies = self.policies
+        let admission = evaluate(input, estimatedTokens: estimatedTokens, policies: policies, now: .now)
+        if let auditSink, !policies.isEmpty {
+            let decision: PolicyDecision
+            switch admission {
+            case .admitted(let ticket): decision = ticket.decision
+            case .refused(let refusal): decision = refusal
+            }
+            let (plane, action) = input.action.auditName
+            await auditSink.record(
+                DecisionRecord(
+                    plane: plane,
+                    action: action,
+                    target: input.action.subject,
+                    agent: input.identity.agentName,
+                    requestID: input.requestID?.description,
+                    decision: decision.effect,
+                    rule: decision.rule,
+                    reason: decision.reason
+                )
+            )
+        }
+        return admission
     }
 
-    func admit(_ input: PolicyInput, estimatedTokens: Int, now: ContinuousClock.Instant) -> PolicyAdmission {
-        let policies = self.policies
+    /// The decision and the limits, without the audit log (tests, `policy test`).
+    func evaluate(
+        _ input: PolicyInput,
+        estimatedTokens: Int,
+        policies: PolicySet? = nil,
+        now: ContinuousClock.Instant = .now
+    ) -> PolicyAdmission {
+        let policies = policies ?? self.policies
         let decision = policies.decide(input)
         guard decision.isAllowed else { return .refused(decision) }
         let agent = input.identity.agentName
@@ -221,7 +253,7 @@ public struct AllowAllPolicy: PolicyDecisionPoint {
     public init() {}
     public var isActive: Bool { false }
     public func decide(_ input: PolicyInput) -> PolicyDecision { .noPolicy }
-    public func admit(_ input: PolicyInput, estimatedTokens: Int) -> PolicyAdmission {
+    public func admit(_ input: PolicyInput, estimatedTokens: Int) async -> PolicyAdmission {
         .admitted(.unlimited(.noPolicy))
     }
     public func deniesWithToolResult(agent: String) -> Bool { false }

@@ -60,6 +60,26 @@ enum StoreSchema {
                 );
                 """
         ),
+        Migration(
+            version: 4,
+            name: "policy_decisions",
+            sql: """
+                CREATE TABLE policy_decisions (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    decided_at TEXT NOT NULL,
+                    request_id TEXT,
+                    agent TEXT NOT NULL,
+                    plane TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    decision TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    reason TEXT NOT NULL
+                );
+                CREATE INDEX policy_decisions_agent_time ON policy_decisions (agent, decided_at);
+                CREATE INDEX policy_decisions_time ON policy_decisions (decided_at);
+                """
+        ),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -255,7 +255,7 @@ import Testing
         let top = try #require(schema["properties"] as? [String: Any])
         func object(_ value: Any?) -> [String: Any]? { value as? [String: Any] }
         var schemaKeys: [String: Set<String>] = ["": Set(top.keys)]
-        for section in ["server", "store", "logging", "admin", "upstream", "mcp"] {
+        for section in ["server", "store", "logging", "admin", "upstream", "mcp", "policy"] {
             schemaKeys[section] = keys(object(top[section]))
         }
         for list in ["agents", "providers", "models"] {

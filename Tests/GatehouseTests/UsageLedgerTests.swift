@@ -74,6 +74,39 @@ import Testing
                 #"gatehouse_llm_tokens_total{agent="a",model="m",type="output"} 4"#,
             ]
         )
-        #expect(ledger.takePendingRows().map { [$0.inputTokens, $0.outputTokens] } == [[0, 4]])
+        #expect(ledger.rows.take().map { [$0.inputTokens, $0.outputTokens] } == [[0, 4]])
+    }
+}
+
+@Suite("RowQueue")
+struct RowQueueTests {
+    @Test func aFullQueueMakesAppendsWaitInsteadOfDropping() async throws {
+        let queue = RowQueue<Int>(capacity: 2)
+        await queue.append(1)
+        await queue.append(2)
+        let third = Task { await queue.append(3) }
+        // The third append waits until the writer takes rows.
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(queue.count == 2)
+        #expect(queue.backPressureWaits == 1)
+        #expect(queue.take() == [1, 2])
+        await third.value
+        #expect(queue.take() == [3])
+    }
+
+    @Test func rowsPutBackAreRetriedFirst() async {
+        let queue = RowQueue<Int>(capacity: 10)
+        for row in 1...4 { await queue.append(row) }
+        let batch = queue.take(limit: 2)
+        queue.putBack(batch)
+        #expect(queue.take() == [1, 2, 3, 4])
+    }
+
+    @Test func afterFinishNothingWaits() async {
+        let queue = RowQueue<Int>(capacity: 1)
+        await queue.append(1)
+        queue.finish()
+        await queue.append(2)
+        #expect(queue.take() == [1, 2])
     }
 }

@@ -36,7 +36,7 @@ struct PolicyLimitTests {
         var admitted = 0
         var refusals: [PolicyDecision] = []
         for _ in 0..<50 {
-            switch engine.admit(callTool("a", "quota__ping", "{}"), estimatedTokens: 0, now: start) {
+            switch engine.evaluate(callTool("a", "quota__ping", "{}"), estimatedTokens: 0, now: start) {
             case .admitted: admitted += 1
             case .refused(let decision): refusals.append(decision)
             }
@@ -45,12 +45,13 @@ struct PolicyLimitTests {
         #expect(refusals.allSatisfy { $0.effect == .limit && $0.rule == "a.yaml#ping" && $0.retryAfterSeconds == 60 })
         // The refused calls were not counted against the agent-wide limit: 2 more calls pass.
         for _ in 0..<2 {
-            guard case .admitted = engine.admit(callTool("a", "other__x", "{}"), estimatedTokens: 0, now: start) else {
+            guard case .admitted = engine.evaluate(callTool("a", "other__x", "{}"), estimatedTokens: 0, now: start)
+            else {
                 Issue.record("agent-wide limit counted refused calls")
                 return
             }
         }
-        guard case .refused(let wide) = engine.admit(callTool("a", "other__x", "{}"), estimatedTokens: 0, now: start)
+        guard case .refused(let wide) = engine.evaluate(callTool("a", "other__x", "{}"), estimatedTokens: 0, now: start)
         else {
             Issue.record("agent-wide limit did not hold")
             return
@@ -58,7 +59,7 @@ struct PolicyLimitTests {
         #expect(wide.rule == "a.yaml#agent-wide")
         // A minute later the window has room again.
         guard
-            case .admitted = engine.admit(
+            case .admitted = engine.evaluate(
                 callTool("a", "quota__ping", "{}"),
                 estimatedTokens: 0,
                 now: start + .seconds(60)
@@ -74,7 +75,7 @@ struct PolicyLimitTests {
         let admitted = await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<50 {
                 group.addTask {
-                    if case .admitted = engine.admit(callTool("a", "quota__ping", "{}"), estimatedTokens: 0) {
+                    if case .admitted = engine.evaluate(callTool("a", "quota__ping", "{}"), estimatedTokens: 0) {
                         return true
                     }
                     return false
@@ -90,7 +91,7 @@ struct PolicyLimitTests {
     @Test func concurrencySlotsComeBackWhenTheTicketFinishesOrIsDropped() throws {
         let engine = PolicyEngine(try policySet(Self.files))
         func enter() -> PolicyTicket? {
-            if case .admitted(let ticket) = engine.admit(callTool("a", "slow__x", "{}"), estimatedTokens: 0) {
+            if case .admitted(let ticket) = engine.evaluate(callTool("a", "slow__x", "{}"), estimatedTokens: 0) {
                 return ticket
             }
             return nil
@@ -109,13 +110,13 @@ struct PolicyLimitTests {
         let engine = PolicyEngine(try policySet(Self.files))
         let model = PolicyInput(identity: caller("a"), action: .callModel("small"))
         var tickets: [PolicyTicket] = []
-        while case .admitted(let ticket) = engine.admit(model, estimatedTokens: 150) { tickets.append(ticket) }
+        while case .admitted(let ticket) = engine.evaluate(model, estimatedTokens: 150) { tickets.append(ticket) }
         #expect(tickets.count == 3)  // 0, 150, 300 are under 400; 450 is not
         for ticket in tickets { ticket.finish(usedTokens: 50) }
         let usage = engine.counters.tokenUsage(key: "a|model:small|tokens/60s|small", window: .seconds(60), now: .now)
         #expect(usage.used == 150 && usage.reserved == 0)
-        let inFlight = engine.admit(model, estimatedTokens: 300)
-        guard case .admitted = inFlight, case .refused(let refusal) = engine.admit(model, estimatedTokens: 1) else {
+        let inFlight = engine.evaluate(model, estimatedTokens: 300)
+        guard case .admitted = inFlight, case .refused(let refusal) = engine.evaluate(model, estimatedTokens: 1) else {
             Issue.record("expected a refusal once used + reserved reached the limit")
             return
         }
@@ -131,16 +132,18 @@ struct PolicyLimitTests {
         for _ in 0..<100 { #expect(engine.decide(list).isAllowed) }
         var admitted = 0
         for _ in 0..<20 {
-            if case .admitted = engine.admit(callTool("a", "quota__ping", "{}"), estimatedTokens: 0) { admitted += 1 }
+            if case .admitted = engine.evaluate(callTool("a", "quota__ping", "{}"), estimatedTokens: 0) {
+                admitted += 1
+            }
         }
         #expect(admitted == 10)
     }
 
     @Test func countersSurviveAReload() throws {
         let engine = PolicyEngine(try policySet(Self.files))
-        for _ in 0..<10 { _ = engine.admit(callTool("a", "quota__ping", "{}"), estimatedTokens: 0) }
+        for _ in 0..<10 { _ = engine.evaluate(callTool("a", "quota__ping", "{}"), estimatedTokens: 0) }
         engine.replace(with: try policySet(Self.files))
-        guard case .refused = engine.admit(callTool("a", "quota__ping", "{}"), estimatedTokens: 0) else {
+        guard case .refused = engine.evaluate(callTool("a", "quota__ping", "{}"), estimatedTokens: 0) else {
             Issue.record("a reload reset the count")
             return
         }

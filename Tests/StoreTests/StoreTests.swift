@@ -65,7 +65,7 @@ struct StoreTests {
     @Test func schemaVersionIsTheLatestMigration() async throws {
         try await withTemporaryFolder { folder in
             let store = try await Store.open(path: folder.appendingPathComponent("gatehouse.db").path, logger: logger)
-            #expect(try await store.schemaVersion() == 3)
+            #expect(try await store.schemaVersion() == 4)
             let tables = try await store.read { connection in
                 try connection.prepare(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
@@ -74,7 +74,7 @@ struct StoreTests {
             #expect(
                 tables == [
                     [.text("config_loads")], [.text("llm_usage")], [.text("mcp_tool_pins")],
-                    [.text("schema_migrations")],
+                    [.text("policy_decisions")], [.text("schema_migrations")],
                 ]
             )
             await store.close()
@@ -91,7 +91,7 @@ struct StoreTests {
             await store.close()
 
             let reopened = try await Store.open(path: path, logger: logger)
-            #expect(try await reopened.schemaVersion() == 3)
+            #expect(try await reopened.schemaVersion() == 4)
             #expect(try await reopened.recentConfigLoads(limit: 10) == [reload, startup])
             #expect(try await reopened.recentConfigLoads(limit: 1) == [reload])
             let migrations = try await reopened.read { connection in
@@ -100,7 +100,7 @@ struct StoreTests {
             #expect(
                 migrations == [
                     [.integer(1), .text("config_loads")], [.integer(2), .text("llm_usage")],
-                    [.integer(3), .text("mcp_tool_pins")],
+                    [.integer(3), .text("mcp_tool_pins")], [.integer(4), .text("policy_decisions")],
                 ]
             )
             await reopened.close()
@@ -237,5 +237,48 @@ struct StoreTests {
             #expect(try await store.recentConfigLoads(limit: 10) == [startup])
             await store.close()
         }
+    }
+}
+
+@Suite("Store policy decisions")
+struct PolicyDecisionLogTests {
+    let logger = Logger(label: "test")
+
+    private func row(_ agent: String, _ target: String, _ decision: String, at time: String) -> PolicyDecisionRow {
+        PolicyDecisionRow(
+            decidedAt: time,
+            requestID: "r-\(agent)-\(time)",
+            agent: agent,
+            plane: "mcp",
+            action: "call_tool",
+            target: target,
+            decision: decision,
+            rule: "\(agent).yaml#default-deny",
+            reason: "because"
+        )
+    }
+
+    @Test func decisionsAreFilteredAndNewestFirst() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gh-audit-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try await Store.open(path: folder.appendingPathComponent("gatehouse.db").path, logger: logger)
+        try await store.recordPolicyDecisions([
+            row("a", "files__read", "allow", at: "2026-12-06T10:00:00.000Z"),
+            row("a", "mail__send", "deny", at: "2026-12-06T11:00:00.000Z"),
+            row("b", "files__read", "limit", at: "2026-12-07T09:00:00.000Z"),
+        ])
+        let all = try await store.policyDecisions(PolicyDecisionQuery())
+        #expect(all.map(\.target) == ["files__read", "mail__send", "files__read"])
+        #expect(all.first?.agent == "b" && all.first?.requestID == "r-b-2026-12-07T09:00:00.000Z")
+        #expect(try await store.policyDecisions(PolicyDecisionQuery(agent: "a")).count == 2)
+        #expect(
+            try await store.policyDecisions(PolicyDecisionQuery(target: "files__read", decision: "limit")).count == 1
+        )
+        #expect(try await store.policyDecisions(PolicyDecisionQuery(since: "2026-12-07")).map(\.agent) == ["b"])
+        #expect(
+            try await store.policyDecisions(PolicyDecisionQuery(until: "2026-12-06T10:30")).map(\.decision) == ["allow"]
+        )
+        #expect(try await store.policyDecisions(PolicyDecisionQuery(limit: 1)).count == 1)
+        await store.close()
     }
 }

@@ -564,3 +564,48 @@ def test_policy_explain_and_check(tmp_path: pathlib.Path) -> None:
     broken = run_policy_command("check", "--dir", "policies", cwd=tmp_path)
     assert broken.returncode == 1
     assert "policies/x.yaml:4:10: error: limits[0].per: expected a duration" in broken.stderr, broken.stderr
+
+
+# --- Audit log ----------------------------------------------------------------------------------------------------
+
+
+def test_every_decision_on_a_call_is_audited_without_argument_values(policy: PolicyStack) -> None:
+    marker = fresh_secret("argument-value-")
+    researcher = policy.mcp("researcher")
+    assert "result" in researcher.modern_call("files__read", {"path": f"/srv/public/{marker}"})
+    assert researcher.modern_call("files__read", {"path": f"/etc/{marker}"})["error"]["code"] == POLICY_DENIED
+    assert policy.mcp("support").modern_call("mail__send", {"to": marker, "body": marker})["error"]
+    with pytest.raises(openai.PermissionDeniedError):
+        policy.openai("support").chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": marker}])
+    policy.openai("batch").chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": marker}])
+    for _ in range(11):
+        researcher.modern_call("quota__ping", {})
+
+    def audited() -> list[dict[str, Any]] | None:
+        rows = policy.admin("/admin/audit?limit=1000").json()["decisions"]
+        return rows if len(rows) >= 16 else None
+
+    rows = wait_until(audited, 10.0, "16 audited decisions")
+    assert len(rows) == 16, rows
+    by = {(row["agent"], row["target"], row["decision"]) for row in rows}
+    assert ("researcher", "files__read", "allow") in by and ("researcher", "files__read", "deny") in by
+    assert ("support", "mail__send", "deny") in by and ("support", "gpt-4o", "deny") in by
+    assert ("batch", "gpt-4o-mini", "allow") in by and ("researcher", "quota__ping", "limit") in by
+    denied_read = next(r for r in rows if r["target"] == "files__read" and r["decision"] == "deny")
+    assert denied_read["rule"] == "researcher.yaml#public-files-only" and denied_read["plane"] == "mcp"
+    assert denied_read["action"] == "call_tool" and denied_read["request_id"]
+    # Filters: agent, tool or model, decision, time.
+    support_denials = policy.admin("/admin/audit?agent=support&decision=deny").json()["decisions"]
+    assert {row["target"] for row in support_denials} == {"mail__send", "gpt-4o"}
+    limited = policy.admin("/admin/audit?tool=quota__ping&decision=limit").json()["decisions"]
+    assert len(limited) == 1 and limited[0]["rule"] == "researcher.yaml#quota-ping-per-minute"
+    assert policy.admin("/admin/audit?since=2999-01-01").json()["decisions"] == []
+    assert len(policy.admin("/admin/audit?model=gpt-4o-mini&limit=5").json()["decisions"]) == 1
+    assert policy.admin("/admin/audit?decision=maybe").status_code == 400
+    # No argument value, prompt or key anywhere in the audit log, the admin answers or the log.
+    everything = json.dumps(policy.admin("/admin/audit?limit=10000").json())
+    assert marker not in everything
+    assert marker not in policy.gateway.log_text
+    assert_no_secret_leaked(policy)
+    for secret in policy.keys.values():
+        assert secret not in everything

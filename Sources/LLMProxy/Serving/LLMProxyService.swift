@@ -115,7 +115,7 @@ public struct LLMProxyService: Sendable {
         guard let route = runtime.router.route(named: envelope.model) else {
             throw .modelNotFound(model: envelope.model)
         }
-        let ticket = try admit(caller, envelope: envelope, route: route.route, logger: context.logger)
+        let ticket = try await admit(caller, envelope: envelope, logger: context.logger)
         let exchange = Exchange(
             api: api,
             envelope: envelope,
@@ -136,11 +136,14 @@ public struct LLMProxyService: Sendable {
     private func admit(
         _ caller: AgentRequest,
         envelope: RequestEnvelope,
-        route: ModelRoute,
         logger: Logger
-    ) throws(LLMProxyError) -> PolicyTicket {
-        let input = PolicyInput(identity: caller.identity, action: .callModel(envelope.model))
-        switch policy.admit(input, estimatedTokens: TokenEstimate.likely(envelope)) {
+    ) async throws(LLMProxyError) -> PolicyTicket {
+        let input = PolicyInput(
+            identity: caller.identity,
+            action: .callModel(envelope.model),
+            requestID: caller.requestID
+        )
+        switch await policy.admit(input, estimatedTokens: TokenEstimate.likely(envelope)) {
         case .admitted(let ticket):
             return ticket
         case .refused(let decision):

@@ -346,12 +346,13 @@ public final class MCPFederation: Sendable {
         _ tool: FederatedCatalog.Tool,
         arguments: JSONValue?,
         context: MCPCallContext
-    ) throws(MCPRequestError) -> PolicyTicket {
+    ) async throws(MCPRequestError) -> PolicyTicket {
         let input = PolicyInput(
             identity: context.caller.identity,
-            action: .callTool(ToolTarget(server: tool.server, name: tool.federatedName), arguments: arguments)
+            action: .callTool(ToolTarget(server: tool.server, name: tool.federatedName), arguments: arguments),
+            requestID: context.caller.requestID
         )
-        switch policy.admit(input, estimatedTokens: 0) {
+        switch await policy.admit(input, estimatedTokens: 0) {
         case .admitted(let ticket):
             return ticket
         case .refused(let decision):
@@ -380,7 +381,7 @@ public final class MCPFederation: Sendable {
         else { throw .unknownTool(name: name) }
         let ticket: PolicyTicket
         do {
-            ticket = try admit(tool, arguments: request.params?["arguments"], context: context)
+            ticket = try await admit(tool, arguments: request.params?["arguments"], context: context)
         } catch {
             if case .policyRefused(let decision) = error, decision.effect == .deny,
                 policy.deniesWithToolResult(agent: context.agent), let id = request.id
@@ -465,7 +466,7 @@ public final class MCPFederation: Sendable {
         guard let server = serversByName[serverName], var params = request.params?.objectValue else {
             throw .unknownPrompt(name: name)
         }
-        try requireServer(serverName, context: context)
+        try await requireServer(serverName, context: context)
         if path.count == 2, var reference = params["ref"]?.objectValue {
             reference["name"] = .string(upstreamName)
             params["ref"] = .object(reference)
@@ -506,14 +507,20 @@ public final class MCPFederation: Sendable {
                 }
             } ?? (candidates.count == 1 ? candidates.first : nil)
         guard let owner else { throw .resourceNotFound(uri: uri) }
-        try requireServer(owner.name, context: context)
+        try await requireServer(owner.name, context: context)
         return try await forward(request, to: owner, context: context, onNotification: onNotification)
     }
 
-    private func requireServer(_ server: String, context: MCPCallContext) throws(MCPRequestError) {
+    private func requireServer(_ server: String, context: MCPCallContext) async throws(MCPRequestError) {
         guard policy.isActive else { return }
-        let decision = policy.decide(PolicyInput(identity: context.caller.identity, action: .useServer(server)))
-        if !decision.isAllowed { throw .policyRefused(decision) }
+        let input = PolicyInput(
+            identity: context.caller.identity,
+            action: .useServer(server),
+            requestID: context.caller.requestID
+        )
+        if case .refused(let decision) = await policy.admit(input, estimatedTokens: 0) {
+            throw .policyRefused(decision)
+        }
     }
 
     /// Fans a list out to every healthy server in scope, in parallel, reads every page, merges,

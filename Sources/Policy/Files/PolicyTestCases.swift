@@ -139,7 +139,7 @@ public enum PolicyTestSuite {
         return cases.map { testCase in
             var last = PolicyDecision.noPolicy
             for _ in 0..<testCase.repeatCount {
-                switch engine.admit(testCase.input, estimatedTokens: 0) {
+                switch engine.evaluate(testCase.input, estimatedTokens: 0) {
                 case .admitted(let ticket):
                     // Calls of a test stay "in flight", so concurrency limits can be tested too.
                     held.append(ticket)

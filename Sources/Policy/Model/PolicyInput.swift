@@ -6,10 +6,13 @@ public import GatehouseJSON
 public struct PolicyInput: Sendable {
     public let identity: Identity
     public let action: PolicyAction
+    /// The request the action belongs to, for the audit log.
+    public let requestID: RequestID?
 
-    public init(identity: Identity, action: PolicyAction) {
+    public init(identity: Identity, action: PolicyAction, requestID: RequestID? = nil) {
         self.identity = identity
         self.action = action
+        self.requestID = requestID
     }
 }
 
@@ -44,6 +47,17 @@ public enum PolicyAction: Sendable {
         case .useServer: "use server"
         case .listModel: "list model"
         case .callModel: "use model"
+        }
+    }
+
+    /// The audit log's name for the action, and its plane.
+    var auditName: (plane: String, action: String) {
+        switch self {
+        case .listTool: ("mcp", "list_tool")
+        case .callTool: ("mcp", "call_tool")
+        case .useServer: ("mcp", "use_server")
+        case .listModel: ("llm", "list_model")
+        case .callModel: ("llm", "call_model")
         }
     }
 

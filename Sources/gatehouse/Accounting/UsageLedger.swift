@@ -7,8 +7,9 @@ internal import Store
 internal import Synchronization
 
 /// Keeps the books of the LLM plane: running totals per agent and model (Policy's `SpendTotals`,
-/// behind `/admin/usage`, seeded from the store at startup so they survive restarts), token and cost metrics, and one
-/// store row per call, written in batches by `UsageWriter` off the request path.
+/// behind `/admin/usage`, seeded from the store at startup so they survive restarts), token and
+/// cost metrics, and one store row per call, queued in `rows` and written in batches by a
+/// `RowWriter` off the request path. No row is dropped: a full queue makes `record` wait.
 final class UsageLedger: UsageSink, Sendable {
     struct Key: Hashable, Sendable {
         let agent: String
@@ -27,24 +28,18 @@ final class UsageLedger: UsageSink, Sendable {
     private struct Books: Sendable {
         var totals: SpendTotals
         var metrics: [Key: MetricHandles] = [:]
-        var pending: [LLMUsageRow] = []
-        var droppedRows = 0
     }
 
     private let books: Mutex<Books>
-    private let wakeUps: AsyncStream<Void>.Continuation
-    /// Yields once per batch to write; a wake-up that finds the batch already taken is harmless.
-    let batchesReady: AsyncStream<Void>
+    /// The rows waiting for the disk.
+    let rows: RowQueue<LLMUsageRow>
     private let metricsFactory: any MetricsFactory
-    private let capacity: Int
 
-    /// `capacity` bounds the rows waiting for the disk; past it rows are dropped and counted
-    /// (the totals and metrics still include them).
+    /// `capacity` bounds the rows waiting for the disk; past it, `record` waits for room.
     init(seed: [SpendTotal], metrics: any MetricsFactory, capacity: Int = 10_000) {
         self.books = Mutex(Books(totals: SpendTotals(seed: seed)))
-        (self.batchesReady, self.wakeUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.rows = RowQueue(capacity: capacity)
         self.metricsFactory = metrics
-        self.capacity = capacity
     }
 
     func record(_ usage: UsageRecord) async {
@@ -78,21 +73,16 @@ final class UsageLedger: UsageSink, Sendable {
                 outputTokens: outputTokens,
                 costPicoUSD: costPicoUSD
             )
-            if books.pending.count < capacity {
-                books.pending.append(row)
-            } else {
-                books.droppedRows += 1
-            }
             if let handles = books.metrics[key] { return handles }
             let handles = makeHandles(for: key)
             books.metrics[key] = handles
             return handles
         }
-        wakeUps.yield()
         handles.requests.increment()
         handles.inputTokens.increment(by: inputTokens)
         handles.outputTokens.increment(by: outputTokens)
         handles.cost.increment(by: Double(costPicoUSD) / 1e12)
+        await rows.append(row)
     }
 
     private func makeHandles(for key: Key) -> MetricHandles {
@@ -117,52 +107,8 @@ final class UsageLedger: UsageSink, Sendable {
         )
     }
 
-    /// Takes every row waiting for the disk.
-    func takePendingRows() -> [LLMUsageRow] {
-        books.withLock { books in
-            defer { books.pending.removeAll(keepingCapacity: true) }
-            return books.pending
-        }
-    }
-
-    var droppedRows: Int { books.withLock { $0.droppedRows } }
-
     func snapshot() -> [SpendTotal] {
         books.withLock { $0.totals.all }
     }
 
-    func finish() {
-        wakeUps.finish()
-    }
-}
-
-/// Writes the ledger's rows to the store, as many as have gathered in one transaction; on
-/// shutdown, after the HTTP server stopped, writes what is left before the store closes.
-struct UsageWriter: Service {
-    let ledger: UsageLedger
-    let store: Store
-    let logger: Logger
-
-    func run() async throws {
-        await withGracefulShutdownHandler {
-            for await _ in ledger.batchesReady {
-                await write(ledger.takePendingRows())
-            }
-            await write(ledger.takePendingRows())
-        } onGracefulShutdown: {
-            ledger.finish()
-        }
-    }
-
-    private func write(_ rows: [LLMUsageRow]) async {
-        guard !rows.isEmpty else { return }
-        do {
-            try await store.recordLLMUsage(rows)
-        } catch {
-            logger.error(
-                "could not record LLM usage in the store",
-                metadata: ["error": "\(error)", "rows": "\(rows.count)"]
-            )
-        }
-    }
 }

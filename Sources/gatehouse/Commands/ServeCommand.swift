@@ -123,8 +123,9 @@ struct GatewayRunner {
             logLevelOverride: logLevelOverride,
             logger: logger
         )
+        let auditLog = AuditLog(capacity: configuration.store.writeQueueCapacity * 10)
         let policyWatcher = PolicyWatcher(
-            engine: PolicyEngine(),
+            engine: PolicyEngine(auditSink: auditLog),
             state: state,
             environment: environment,
             logger: logger
@@ -240,7 +241,20 @@ struct GatewayRunner {
             services: [
                 .init(service: watchdog.track(StoreService(store: store), named: "store")),
                 .init(
-                    service: watchdog.track(UsageWriter(ledger: ledger, store: store, logger: logger), named: "usage")
+                    service: watchdog.track(
+                        RowWriter(queue: ledger.rows, what: "LLM usage", logger: logger) { rows in
+                            try await store.recordLLMUsage(rows)
+                        },
+                        named: "usage"
+                    )
+                ),
+                .init(
+                    service: watchdog.track(
+                        RowWriter(queue: auditLog.rows, what: "policy decisions", logger: logger) { rows in
+                            try await store.recordPolicyDecisions(rows)
+                        },
+                        named: "audit"
+                    )
                 ),
                 .init(service: watchdog.track(MCPSupervisorService(federation: federation), named: "mcp-servers")),
                 .init(service: PolicyWatcherService(watcher: policyWatcher)),

@@ -125,8 +125,65 @@ struct AdminRoutes {
         let errors: [Problem]
     }
 
+    private struct Audit: Encodable {
+        struct Entry: Encodable {
+            let id: Int64
+            let decided_at: String
+            let request_id: String?
+            let agent: String
+            let plane: String
+            let action: String
+            let target: String
+            let decision: String
+            let rule: String
+            let reason: String
+        }
+        let decisions: [Entry]
+    }
+
     func register(on router: Router<GatehouseRequestContext>) {
         let admin = router.group("/admin").add(middleware: AdminAuthenticationMiddleware(state: state))
+        admin.get("audit") { request, _ in
+            let parameters = request.uri.queryParameters
+            func value(_ name: String) -> String? {
+                parameters[name[...]].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+            }
+            var query = PolicyDecisionQuery(
+                agent: value("agent"),
+                target: value("target") ?? value("tool") ?? value("model"),
+                decision: value("decision"),
+                since: value("since"),
+                until: value("until")
+            )
+            if let limit = value("limit") {
+                guard let parsed = Int(limit), (1...10_000).contains(parsed) else {
+                    throw GatewayError(kind: .badRequest, message: "limit must be a whole number from 1 to 10000.")
+                }
+                query.limit = parsed
+            }
+            if let decision = query.decision, !["allow", "deny", "limit"].contains(decision) {
+                throw GatewayError(kind: .badRequest, message: "decision must be allow, deny or limit.")
+            }
+            let rows = try await store.policyDecisions(query)
+            return try jsonResponse(
+                Audit(
+                    decisions: rows.map {
+                        .init(
+                            id: $0.id,
+                            decided_at: $0.decidedAt,
+                            request_id: $0.requestID,
+                            agent: $0.agent,
+                            plane: $0.plane,
+                            action: $0.action,
+                            target: $0.target,
+                            decision: $0.decision,
+                            rule: $0.rule,
+                            reason: $0.reason
+                        )
+                    }
+                )
+            )
+        }
         admin.get("policy") { _, _ in
             let status = policyWatcher.currentStatus
             let policies = policyWatcher.engine.policies
