@@ -192,7 +192,7 @@ public struct ConfigReader {
     ) -> Duration? {
         guard let text = scalarText(node, path: path, expected: "a duration", example: example) else { return nil }
         guard let value = DurationSyntax.parse(text) else {
-            report(node, path: path, "expected a duration with a unit (ms, s, m, h)", hint: "for example \(example)")
+            report(node, path: path, "expected a duration with a unit (ms, s, m, h, d)", hint: "for example \(example)")
             return nil
         }
         guard range.contains(value) else {

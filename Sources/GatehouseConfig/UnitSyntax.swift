@@ -27,7 +27,7 @@ public enum ByteSizeSyntax {
     }
 }
 
-/// Durations as users write them: `250ms`, `10s`, `5m`, `1h`.
+/// Durations as users write them: `250ms`, `10s`, `5m`, `1h`, `30d`.
 public enum DurationSyntax {
     /// Counts above this are clamped: far past any range a key allows, so the key's range
     /// diagnostic reports them, and small enough that no conversion of the duration overflows.
@@ -36,7 +36,7 @@ public enum DurationSyntax {
     public static func parse(_ text: String) -> Duration? {
         let units: [(suffix: String, make: (Int) -> Duration)] = [
             ("ms", { .milliseconds($0) }), ("s", { .seconds($0) }), ("m", { .seconds($0 * 60) }),
-            ("h", { .seconds($0 * 3600) }),
+            ("h", { .seconds($0 * 3600) }), ("d", { .seconds($0 * 86_400) }),
         ]
         for (suffix, make) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
@@ -48,6 +48,7 @@ public enum DurationSyntax {
 
     public static func format(_ duration: Duration) -> String {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        if milliseconds % 86_400_000 == 0 && milliseconds > 0 { return "\(milliseconds / 86_400_000)d" }
         if milliseconds % 3_600_000 == 0 && milliseconds > 0 { return "\(milliseconds / 3_600_000)h" }
         if milliseconds % 60_000 == 0 && milliseconds > 0 { return "\(milliseconds / 60_000)m" }
         if milliseconds % 1000 == 0 { return "\(milliseconds / 1000)s" }

@@ -21,6 +21,8 @@ public enum AuthenticationMethod: Sendable, Hashable {
     /// A static key from configuration; `keyIndex` is its position in the agent's `api_keys`
     /// list, which names the key in logs without revealing it.
     case configuredAPIKey(keyIndex: Int)
+    /// A key made by `gatehouse keys create` or the admin API; `id` is its public part.
+    case managedKey(id: String)
     /// A caller made up by `gatehouse policy test` and `policy explain`: no credential at all.
     case policyTest
 }

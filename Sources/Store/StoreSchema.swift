@@ -80,6 +80,24 @@ enum StoreSchema {
                 CREATE INDEX policy_decisions_time ON policy_decisions (decided_at);
                 """
         ),
+        Migration(
+            version: 5,
+            name: "api_keys",
+            sql: """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY,
+                    agent TEXT NOT NULL,
+                    key_hash TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    expires_at TEXT,
+                    revoked_at TEXT
+                );
+                CREATE TABLE gateway_state (
+                    name TEXT PRIMARY KEY,
+                    value TEXT NOT NULL
+                );
+                """
+        ),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

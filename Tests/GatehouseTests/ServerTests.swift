@@ -98,6 +98,7 @@ struct ServerHarness {
             ledger: UsageLedger(seed: [], metrics: PrometheusMetricsFactory(registry: registry)),
             federation: federation,
             policyWatcher: PolicyWatcher(engine: PolicyEngine(), state: state, environment: [:], logger: logger),
+            managedKeys: ManagedKeyRing(),
             registry: registry,
             logger: logger,
             onListening: { _ in }

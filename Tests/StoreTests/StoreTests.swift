@@ -65,7 +65,7 @@ struct StoreTests {
     @Test func schemaVersionIsTheLatestMigration() async throws {
         try await withTemporaryFolder { folder in
             let store = try await Store.open(path: folder.appendingPathComponent("gatehouse.db").path, logger: logger)
-            #expect(try await store.schemaVersion() == 4)
+            #expect(try await store.schemaVersion() == 5)
             let tables = try await store.read { connection in
                 try connection.prepare(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
@@ -73,7 +73,8 @@ struct StoreTests {
             }
             #expect(
                 tables == [
-                    [.text("config_loads")], [.text("llm_usage")], [.text("mcp_tool_pins")],
+                    [.text("api_keys")], [.text("config_loads")], [.text("gateway_state")], [.text("llm_usage")],
+                    [.text("mcp_tool_pins")],
                     [.text("policy_decisions")], [.text("schema_migrations")],
                 ]
             )
@@ -91,7 +92,7 @@ struct StoreTests {
             await store.close()
 
             let reopened = try await Store.open(path: path, logger: logger)
-            #expect(try await reopened.schemaVersion() == 4)
+            #expect(try await reopened.schemaVersion() == 5)
             #expect(try await reopened.recentConfigLoads(limit: 10) == [reload, startup])
             #expect(try await reopened.recentConfigLoads(limit: 1) == [reload])
             let migrations = try await reopened.read { connection in
@@ -101,6 +102,7 @@ struct StoreTests {
                 migrations == [
                     [.integer(1), .text("config_loads")], [.integer(2), .text("llm_usage")],
                     [.integer(3), .text("mcp_tool_pins")], [.integer(4), .text("policy_decisions")],
+                    [.integer(5), .text("api_keys")],
                 ]
             )
             await reopened.close()

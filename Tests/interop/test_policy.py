@@ -96,6 +96,7 @@ class PolicyStack:
     keys: dict[str, str]
     admin_token: str
     workdir: pathlib.Path
+    env: dict[str, str]
 
     def mcp(self, agent: str) -> MCPStack:
         return MCPStack(gateway=self.gateway, agent_key=self.keys[agent], admin_token=self.admin_token)
@@ -152,7 +153,7 @@ def start_policy_gateway(
             **overrides,
         }
         gateway = start_gateway(None, env=env, config_file=pathlib.Path("samples/policy-gateway.yaml"))
-        stack = PolicyStack(gateway, agent_tools, openai_fake, anthropic_fake, keys, admin_token, tmp_path)
+        stack = PolicyStack(gateway, agent_tools, openai_fake, anthropic_fake, keys, admin_token, tmp_path, env)
         stack.mcp("researcher").wait_up(*SERVERS)
         return stack
 
@@ -609,3 +610,106 @@ def test_every_decision_on_a_call_is_audited_without_argument_values(policy: Pol
     assert_no_secret_leaked(policy)
     for secret in policy.keys.values():
         assert secret not in everything
+
+
+# --- Managed keys -------------------------------------------------------------------------------------------------
+
+
+def run_keys_command(stack: PolicyStack, *args: str) -> subprocess.CompletedProcess[str]:
+    from conftest import clean_env, gatehouse_bin
+
+    return subprocess.run(
+        [str(gatehouse_bin()), "keys", *args, "--config", "samples/policy-gateway.yaml"],
+        cwd=stack.workdir,
+        env=clean_env(stack.env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_a_managed_key_works_on_both_planes_and_a_revoked_one_fails_on_the_next_request(policy: PolicyStack) -> None:
+    created = run_keys_command(policy, "create", "--agent", "support", "--expires", "30d")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert re.fullmatch(r"ghk_[0-9a-f]{12}_[0-9a-f]{48}", key), created.stdout
+    key_id = key[:16]
+    assert key_id in created.stderr and "shown only once" in created.stderr
+    policy.keys["support-managed"] = key
+    client = policy.openai("support-managed")
+    assert {model.id for model in client.models.list()} == {"gpt-4o-mini"}  # support's policy applies
+    assert client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]).choices
+    session = policy.mcp("support-managed").raw_client("session")
+    response, message = session.request("tools/list", {})
+    assert {tool["name"] for tool in message["result"]["tools"]} == {"util__echo"}
+    # The session is bound to the key that opened it: support's configured key cannot use it.
+    other = policy.mcp("support").gateway.post(
+        "/mcp",
+        content=json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {}}),
+        headers={
+            "Authorization": f"Bearer {policy.keys['support']}",
+            "Mcp-Session-Id": session.session_id or "",
+            "MCP-Protocol-Version": "2025-11-25",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+    )
+    assert other.status_code == 404, other.text
+
+    listed = run_keys_command(policy, "list")
+    assert listed.returncode == 0 and key_id in listed.stdout and "support" in listed.stdout, listed.stdout
+    assert "active" in listed.stdout and key not in listed.stdout and key[17:] not in listed.stdout
+
+    revoked = run_keys_command(policy, "revoke", key_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "the running gateway refuses it now" in revoked.stdout, revoked.stdout
+    with pytest.raises(openai.AuthenticationError) as refused:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    assert "revoked" in str(refused.value.message)
+    after = session._post(
+        {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "util__echo", "arguments": {"text": "x"}}},
+        session._session_headers(),
+    )
+    assert after.status_code == 401, after.text
+    session.close()
+    assert "revoked" in run_keys_command(policy, "list").stdout
+    # Only the hash is stored.
+    import sqlite3
+
+    database = sqlite3.connect(policy.workdir / ".gatehouse" / "gatehouse.db")
+    stored = database.execute("SELECT id, key_hash FROM api_keys").fetchall()
+    database.close()
+    assert stored and all(key not in row and key[17:] not in row[1] for row in stored), stored
+    for file in (policy.workdir / ".gatehouse").iterdir():
+        assert key.encode() not in file.read_bytes(), file
+    assert key not in policy.gateway.log_text and key[17:] not in policy.gateway.log_text
+
+
+def test_keys_through_the_admin_api(policy: PolicyStack) -> None:
+    headers = {"Authorization": f"Bearer {policy.admin_token}"}
+    refused = policy.gateway.post("/admin/keys", json={"agent": "nobody"}, headers=headers)
+    assert refused.status_code == 400 and "nobody" in refused.text
+    bad_expiry = policy.gateway.post("/admin/keys", json={"agent": "batch", "expires_in": "soon"}, headers=headers)
+    assert bad_expiry.status_code == 400
+    created = policy.gateway.post("/admin/keys", json={"agent": "batch", "expires_in": "1h"}, headers=headers)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    key = body["key"]
+    assert body["agent"] == "batch" and body["id"] == key[:16] and body["expires_at"]
+    policy.keys["batch-managed"] = key
+    client = policy.openai("batch-managed")
+    assert {model.id for model in client.models.list()} == {"gpt-4o-mini"}
+    listed = policy.admin("/admin/keys?agent=batch").json()["keys"]
+    assert [entry["id"] for entry in listed] == [body["id"]] and listed[0]["status"] == "active"
+    assert key not in json.dumps(listed) and key[17:] not in json.dumps(listed)
+    assert policy.gateway.client is not None
+    revoked = policy.gateway.client.request("DELETE", f"/admin/keys/{body['id']}", headers=headers)
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked", revoked.text
+    with pytest.raises(openai.AuthenticationError):
+        client.models.list()
+    assert policy.gateway.client.request("DELETE", "/admin/keys/ghk_000000000000", headers=headers).status_code == 404
+    # A key that looks managed but was never issued is just invalid.
+    policy.keys["forged"] = "ghk_" + "0" * 12 + "_" + "1" * 48
+    with pytest.raises(openai.AuthenticationError):
+        policy.openai("forged").models.list()
+    assert key not in policy.gateway.log_text

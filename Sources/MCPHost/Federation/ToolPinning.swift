@@ -1,3 +1,4 @@
+internal import Crypto
 public import GatehouseJSON
 internal import Synchronization
 
@@ -79,7 +80,7 @@ public final class ToolPinRegistry: Sendable {
         for key in ["name", "description", "inputSchema", "outputSchema"] {
             if let value = tool[key] { pinned[key] = value }
         }
-        return SHA256.hexDigest(canonical(.object(pinned)).serialized())
+        return SHA256.hash(data: canonical(.object(pinned)).serialized()).map { hexByte($0) }.joined()
     }
 
     static func canonical(_ value: JSONValue) -> JSONValue {
@@ -95,4 +96,10 @@ public final class ToolPinRegistry: Sendable {
             return value
         }
     }
+}
+
+/// Two lowercase hex digits.
+private func hexByte(_ byte: UInt8) -> String {
+    let digits = Array("0123456789abcdef")
+    return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
 }

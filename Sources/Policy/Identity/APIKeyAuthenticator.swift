@@ -16,6 +16,8 @@ public struct AgentDefinition: Sendable, Equatable {
 public enum AuthenticationFailure: Error, Sendable, Equatable {
     case missingCredential
     case invalidCredential
+    case revokedCredential
+    case expiredCredential
 
     public var message: String {
         switch self {
@@ -23,6 +25,10 @@ public enum AuthenticationFailure: Error, Sendable, Equatable {
             "Missing API key: send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'."
         case .invalidCredential:
             "Invalid API key."
+        case .revokedCredential:
+            "This API key has been revoked."
+        case .expiredCredential:
+            "This API key has expired."
         }
     }
 }

@@ -5,7 +5,7 @@ public enum PresentedCredential: Sendable, Equatable {
     /// `x-api-key: KEY` (Anthropic clients).
     case apiKeyHeader(Substring)
 
-    var key: Substring {
+    public var key: Substring {
         switch self {
         case .bearer(let key), .apiKeyHeader(let key): key
         }

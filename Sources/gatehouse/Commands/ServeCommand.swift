@@ -140,6 +140,15 @@ struct GatewayRunner {
             await store.close()
             throw ExitCode(1)
         }
+        let managedKeys = ManagedKeyRing()
+        do {
+            _ = try await ManagedKeySync.loadInitial(into: managedKeys, from: store)
+        } catch {
+            logger.critical("cannot start: the managed API keys cannot be read from the store: \(error)")
+            await upstreamClient.shutdown()
+            await store.close()
+            throw ExitCode(1)
+        }
         let registry = PrometheusCollectorRegistry()
         let seed: [LLMUsageTotals]
         do {
@@ -220,6 +229,7 @@ struct GatewayRunner {
             ledger: ledger,
             federation: federation,
             policyWatcher: policyWatcher,
+            managedKeys: managedKeys,
             registry: registry,
             logger: logger,
             onListening: { [logger] address in
@@ -258,6 +268,7 @@ struct GatewayRunner {
                 ),
                 .init(service: watchdog.track(MCPSupervisorService(federation: federation), named: "mcp-servers")),
                 .init(service: PolicyWatcherService(watcher: policyWatcher)),
+                .init(service: ManagedKeySync(ring: managedKeys, store: store, logger: logger)),
                 .init(
                     service: watchdog.track(
                         DrainingHTTPServer(

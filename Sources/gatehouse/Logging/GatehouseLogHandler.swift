@@ -136,7 +136,24 @@ enum UTCTimestamp {
     static func now() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
+        return format(seconds: now.tv_sec, milliseconds: Int32(now.tv_nsec / 1_000_000))
+    }
+
+    static func string(from date: Date) -> String {
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        let seconds = Int(milliseconds / 1000)
+        return format(seconds: seconds, milliseconds: Int32(Int(milliseconds) - seconds * 1000))
+    }
+
+    /// Reads back what `now()` and `string(from:)` write.
+    static func date(from text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+
+    private static func format(seconds: Int, milliseconds: Int32) -> String {
+        var seconds = seconds
         var parts = tm()
         gmtime_r(&seconds, &parts)
         return String(
@@ -147,7 +164,7 @@ enum UTCTimestamp {
             parts.tm_hour,
             parts.tm_min,
             parts.tm_sec,
-            Int32(now.tv_nsec / 1_000_000)
+            milliseconds
         )
     }
 }

@@ -22,6 +22,7 @@ enum GatehouseServer {
         ledger: UsageLedger,
         federation: MCPFederation,
         policyWatcher: PolicyWatcher,
+        managedKeys: ManagedKeyRing,
         registry: PrometheusCollectorRegistry,
         logger: Logger,
         onListening: @escaping @Sendable (SocketAddress?) async -> Void
@@ -31,7 +32,7 @@ enum GatehouseServer {
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorRenderingMiddleware())
         router.add(middleware: BodyLimitMiddleware(state: state))
-        router.add(middleware: AgentAuthenticationMiddleware(state: state))
+        router.add(middleware: AgentAuthenticationMiddleware(state: state, managedKeys: managedKeys))
         OperationalRoutes(state: state, store: store, registry: registry).register(on: router)
         AdminRoutes(
             state: state,
@@ -39,7 +40,8 @@ enum GatehouseServer {
             reloader: reloader,
             ledger: ledger,
             federation: federation,
-            policyWatcher: policyWatcher
+            policyWatcher: policyWatcher,
+            managedKeys: managedKeys
         ).register(on: router)
         LLMProxyService(
             runtime: { state.snapshot.llm },

@@ -264,6 +264,8 @@ struct LimitedRequestBody: AsyncSequence, Sendable {
 struct AgentAuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatehouseRequestContext
     let state: RuntimeState
+    /// Managed keys, tried first when a key has their form; the configured keys otherwise.
+    let managedKeys: ManagedKeyRing
 
     func handle(
         _ request: Request,
@@ -276,7 +278,17 @@ struct AgentAuthenticationMiddleware: RouterMiddleware {
             authorization: request.headers[.authorization].map { $0[...] },
             apiKeyHeader: request.headers[.apiKey].map { $0[...] }
         )
-        switch state.snapshot.authenticator.authenticate(credential) {
+        let snapshot = state.snapshot
+        var outcome: Result<Identity, AuthenticationFailure>
+        if let credential, let managed = managedKeys.authenticate(credential) {
+            outcome = managed
+            if case .success(let identity) = managed, !snapshot.agentNames.contains(identity.agentName) {
+                outcome = .failure(.invalidCredential)
+            }
+        } else {
+            outcome = snapshot.authenticator.authenticate(credential)
+        }
+        switch outcome {
         case .success(let identity):
             var context = context
             context.identity = identity

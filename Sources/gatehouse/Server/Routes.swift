@@ -62,6 +62,7 @@ struct AdminRoutes {
     let ledger: UsageLedger
     let federation: MCPFederation
     let policyWatcher: PolicyWatcher
+    let managedKeys: ManagedKeyRing
 
     private struct Usage: Encodable {
         struct Entry: Encodable {
@@ -207,6 +208,7 @@ struct AdminRoutes {
             )
         }
         MCPAdminRoutes(federation: federation).register(on: admin)
+        KeyAdminRoutes(state: state, store: store, ring: managedKeys).register(on: admin)
         admin.get("config") { _, _ in
             let snapshot = state.snapshot
             return try jsonResponse(ConfigView(snapshot.configuration, source: snapshot.source))

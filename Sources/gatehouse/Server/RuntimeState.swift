@@ -8,12 +8,15 @@ final class RuntimeSnapshot: Sendable, AtomicReference {
     let configuration: GatehouseConfiguration
     let source: ConfigSource
     let authenticator: APIKeyAuthenticator
+    /// The configured agents: a managed key of an agent no longer configured authenticates nobody.
+    let agentNames: Set<String>
     let llm: LLMRuntime
 
     init(configuration: GatehouseConfiguration, source: ConfigSource, upstreamClient: UpstreamClient) {
         self.configuration = configuration
         self.source = source
         self.authenticator = APIKeyAuthenticator(agents: configuration.agents)
+        self.agentNames = Set(configuration.agents.map(\.name))
         self.llm = LLMRuntime(configuration: configuration.llm, client: upstreamClient)
     }
 }
