@@ -210,8 +210,8 @@ import Testing
         }
         #expect(
             diagnostics.map(\.description) == [
-                "test.yaml:2:17: error: server.idle_timeout: must be between 100ms and 24h",
-                "test.yaml:3:25: error: server.request_head_timeout: must be between 100ms and 24h",
+                "test.yaml:2:17: error: server.idle_timeout: must be between 100ms and 1d",
+                "test.yaml:3:25: error: server.request_head_timeout: must be between 100ms and 1d",
                 "test.yaml:4:18: error: server.max_body_size: must be between 1KiB and 1GiB",
                 "test.yaml:6:20: error: upstream.connect_timeout: must be between 100ms and 1h",
             ]
