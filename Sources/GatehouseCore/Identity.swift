@@ -8,10 +8,13 @@ public struct Identity: Sendable, Hashable {
     public let agentName: String
     /// How the caller proved who it is.
     public let method: AuthenticationMethod
+    /// Groups the credential names (a JWT's groups claim), for policies written per group.
+    public let groups: [String]
 
-    public init(agentName: String, method: AuthenticationMethod) {
+    public init(agentName: String, method: AuthenticationMethod, groups: [String] = []) {
         self.agentName = agentName
         self.method = method
+        self.groups = groups
     }
 }
 
@@ -23,6 +26,8 @@ public enum AuthenticationMethod: Sendable, Hashable {
     case configuredAPIKey(keyIndex: Int)
     /// A key made by `gatehouse keys create` or the admin API; `id` is its public part.
     case managedKey(id: String)
+    /// A JWT bearer token; `subject` is its `sub` claim.
+    case jwt(subject: String)
     /// A caller made up by `gatehouse policy test` and `policy explain`: no credential at all.
     case policyTest
 }

@@ -1,4 +1,4 @@
-internal import GatehouseCore
+public import GatehouseCore
 internal import Synchronization
 
 /// What the planes ask of the policy. Injected into them (as `UsageSink` is), so a plane never
@@ -13,7 +13,7 @@ public protocol PolicyDecisionPoint: Sendable {
     /// used, for an LLM call).
     func admit(_ input: PolicyInput, estimatedTokens: Int) async -> PolicyAdmission
     /// Whether MCP denials for this agent are `CallToolResult`s with `isError` instead of errors.
-    func deniesWithToolResult(agent: String) -> Bool
+    func deniesWithToolResult(_ identity: Identity) -> Bool
 }
 
 public enum PolicyAdmission: Sendable {
@@ -97,8 +97,8 @@ public final class PolicyEngine: PolicyDecisionPoint {
         policies.decide(input)
     }
 
-    public func deniesWithToolResult(agent: String) -> Bool {
-        policies.deniesWithToolResult(agent: agent)
+    public func deniesWithToolResult(_ identity: Identity) -> Bool {
+        policies.deniesWithToolResult(identity)
     }
 
     public func admit(_ input: PolicyInput, estimatedTokens: Int = 0) async -> PolicyAdmission {
@@ -138,7 +138,7 @@ public final class PolicyEngine: PolicyDecisionPoint {
         let decision = policies.decide(input)
         guard decision.isAllowed else { return .refused(decision) }
         let agent = input.identity.agentName
-        guard let policy = policies.policy(for: agent), !policy.limits.isEmpty else {
+        guard let policy = policies.policy(for: input.identity), !policy.limits.isEmpty else {
             return .admitted(.unlimited(decision))
         }
         var holds = PolicyTicket.Holds(counters: counters)
@@ -256,5 +256,5 @@ public struct AllowAllPolicy: PolicyDecisionPoint {
     public func admit(_ input: PolicyInput, estimatedTokens: Int) async -> PolicyAdmission {
         .admitted(.unlimited(.noPolicy))
     }
-    public func deniesWithToolResult(agent: String) -> Bool { false }
+    public func deniesWithToolResult(_ identity: Identity) -> Bool { false }
 }

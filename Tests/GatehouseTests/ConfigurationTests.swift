@@ -255,9 +255,10 @@ import Testing
         let top = try #require(schema["properties"] as? [String: Any])
         func object(_ value: Any?) -> [String: Any]? { value as? [String: Any] }
         var schemaKeys: [String: Set<String>] = ["": Set(top.keys)]
-        for section in ["server", "store", "logging", "admin", "upstream", "mcp", "policy"] {
+        for section in ["server", "store", "logging", "admin", "upstream", "mcp", "policy", "auth"] {
             schemaKeys[section] = keys(object(top[section]))
         }
+        schemaKeys["auth.jwt"] = keys(object(object(object(top["auth"])?["properties"])?["jwt"]))
         for list in ["agents", "providers", "models"] {
             schemaKeys["\(list)[]"] = keys(object(object(top[list])?["items"]))
         }

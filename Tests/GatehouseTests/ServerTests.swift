@@ -99,6 +99,7 @@ struct ServerHarness {
             federation: federation,
             policyWatcher: PolicyWatcher(engine: PolicyEngine(), state: state, environment: [:], logger: logger),
             managedKeys: ManagedKeyRing(),
+            bearerTokens: BearerTokens(logger: logger),
             registry: registry,
             logger: logger,
             onListening: { _ in }

@@ -266,7 +266,7 @@ struct PolicyFileTests {
             ["batch.yaml": "agents: [batch]\nlimits:\n  - tokens: ${TPM:-400}\n    per: 1m\n"],
             environment: ["TPM": "1234"]
         )
-        #expect(set.policy(for: "batch")?.limits.first?.kind == .tokens(1234, per: .seconds(60)))
+        #expect(set.policy(for: caller("batch"))?.limits.first?.kind == .tokens(1234, per: .seconds(60)))
     }
 }
 
@@ -289,5 +289,24 @@ struct PolicySchemaTests {
         #expect(Set(try object(toolRule[1]["properties"]).keys) == Set(PolicyFileDecoder.toolRuleKeys))
         let tools = try object(try object(try object(schema["properties"])["tools"])["properties"])
         #expect(Set(tools.keys) == Set(PolicyFileDecoder.toolSectionKeys))
+    }
+}
+
+@Suite("Group policies")
+struct GroupPolicyTests {
+    @Test func anAgentWithoutItsOwnFileGetsItsGroupsPolicy() throws {
+        let set = try policySet([
+            "ops.yaml": "groups: [ops]\nmodels:\n  allow: [small]\n",
+            "alice.yaml": "agents: [alice]\nmodels:\n  allow: [large]\n",
+        ])
+        let bob = Identity(agentName: "bob", method: .jwt(subject: "bob"), groups: ["staff", "ops"])
+        #expect(set.decide(PolicyInput(identity: bob, action: .callModel("small"))).rule == "ops.yaml#models.allow[0]")
+        #expect(!set.decide(PolicyInput(identity: bob, action: .callModel("large"))).isAllowed)
+        // An agent's own file wins over its groups'.
+        let alice = Identity(agentName: "alice", method: .jwt(subject: "alice"), groups: ["ops"])
+        #expect(set.decide(PolicyInput(identity: alice, action: .callModel("large"))).isAllowed)
+        #expect(!set.decide(PolicyInput(identity: alice, action: .callModel("small"))).isAllowed)
+        // No group named: no policy applies (unlisted agents are allowed by default).
+        #expect(set.decide(PolicyInput(identity: caller("carol"), action: .callModel("large"))).rule == "no-policy")
     }
 }

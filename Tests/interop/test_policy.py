@@ -713,3 +713,174 @@ def test_keys_through_the_admin_api(policy: PolicyStack) -> None:
     with pytest.raises(openai.AuthenticationError):
         policy.openai("forged").models.list()
     assert key not in policy.gateway.log_text
+
+
+# --- JWT bearer tokens and the protected-resource metadata ------------------------------------------------------
+
+ISSUER = "https://issuer.test"
+
+
+class TokenIssuer:
+    """An authorization server's keys: RS256, ES256 and EdDSA keys in a JWKS file the gateway reads."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+        self.jwt = jwt
+        self.path = path
+        self.keys: dict[str, tuple[str, Any]] = {
+            "rsa-1": ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+            "ec-1": ("ES256", ec.generate_private_key(ec.SECP256R1())),
+            "ed-1": ("EdDSA", ed25519.Ed25519PrivateKey.generate()),
+        }
+        self.write()
+
+    def write(self) -> None:
+        from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+        entries = []
+        for kid, (algorithm, key) in self.keys.items():
+            codec = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}[algorithm]
+            entry = json.loads(codec.to_jwk(key.public_key()))
+            entry.update({"kid": kid, "alg": algorithm, "use": "sig"})
+            entries.append(entry)
+        self.path.write_text(json.dumps({"keys": entries}))
+
+    def token(self, subject: str, *, kid: str = "rsa-1", audience: str, **claims: Any) -> str:
+        algorithm, key = self.keys[kid]
+        now = int(time.time())
+        payload = {"iss": ISSUER, "sub": subject, "aud": audience, "iat": now, "exp": now + 300, **claims}
+        return self.jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid})
+
+
+@pytest.fixture
+def jwt_policy(start_policy_gateway: Any, tmp_path: pathlib.Path) -> tuple[PolicyStack, TokenIssuer, str]:
+    issuer = TokenIssuer(tmp_path / "issuer.jwks.json")
+    stack = start_policy_gateway(
+        GATEHOUSE_JWKS_FILE=str(tmp_path / "issuer.jwks.json"),
+        GATEHOUSE_JWT_ISSUER=ISSUER,
+        GATEHOUSE_PUBLIC_URL="https://gateway.test",
+    )
+    return stack, issuer, "https://gateway.test/mcp"
+
+
+def test_jwt_bearer_tokens_map_to_agents_and_their_policies(jwt_policy: tuple[PolicyStack, TokenIssuer, str]) -> None:
+    policy, issuer, audience = jwt_policy
+    for kid in ("rsa-1", "ec-1", "ed-1"):
+        policy.keys[f"jwt-{kid}"] = issuer.token("support", kid=kid, audience=audience)
+        stack = policy.mcp(f"jwt-{kid}")
+        assert set(stack.modern_tools()) == {"util__echo"}, kid
+        assert stack.modern_call("util__echo", {"text": kid})["result"]["content"][0]["text"] == kid
+        assert stack.modern_call("mail__send", {"to": "a@b.c", "body": "x"})["error"]["code"] == POLICY_DENIED
+    policy.keys["jwt-researcher"] = issuer.token("researcher", audience=audience)
+    client = policy.openai("jwt-researcher")
+    assert {model.id for model in client.models.list()} == EXPECTED_MODELS["researcher"]
+    assert client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}]).choices
+    # The client's token is never passed upstream.
+    for record in policy.openai_fake.requests:
+        assert policy.keys["jwt-researcher"] not in json.dumps(record.headers)
+    assert policy.keys["jwt-researcher"] not in policy.gateway.log_text
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["expired", "wrong audience", "wrong issuer", "not yet valid", "unknown agent", "no expiry", "alg none", "hs256",
+     "foreign key", "tampered"],
+)
+def test_unacceptable_jwts_get_401_with_the_resource_metadata(
+    jwt_policy: tuple[PolicyStack, TokenIssuer, str], case: str
+) -> None:
+    policy, issuer, audience = jwt_policy
+    now = int(time.time())
+    if case == "expired":
+        token = issuer.token("support", audience=audience, exp=now - 120)
+    elif case == "wrong audience":
+        token = issuer.token("support", audience="https://other.test/mcp")
+    elif case == "wrong issuer":
+        token = issuer.token("support", audience=audience, iss="https://evil.test")
+    elif case == "not yet valid":
+        token = issuer.token("support", audience=audience, nbf=now + 600)
+    elif case == "unknown agent":
+        token = issuer.token("intruder", audience=audience)
+    elif case == "no expiry":
+        algorithm, key = issuer.keys["rsa-1"]
+        token = issuer.jwt.encode({"iss": ISSUER, "sub": "support", "aud": audience}, key, algorithm=algorithm,
+                                  headers={"kid": "rsa-1"})
+    elif case == "alg none":
+        token = issuer.jwt.encode({"iss": ISSUER, "sub": "support", "aud": audience, "exp": now + 300}, None,
+                                  algorithm="none")
+    elif case == "hs256":
+        token = issuer.jwt.encode({"iss": ISSUER, "sub": "support", "aud": audience, "exp": now + 300},
+                                  "a-guessed-secret-that-is-long-enough-32b", algorithm="HS256")
+    elif case == "foreign key":
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        token = issuer.jwt.encode({"iss": ISSUER, "sub": "support", "aud": audience, "exp": now + 300}, other,
+                                  algorithm="RS256", headers={"kid": "rsa-1"})
+    else:
+        header, payload, signature = issuer.token("support", audience=audience).split(".")
+        import base64
+
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        claims["sub"] = "researcher"
+        forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        token = f"{header}.{forged}.{signature}"
+    response = policy.gateway.post(
+        "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"},
+    )
+    assert response.status_code == 401, (case, response.text)
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge, challenge
+    assert 'resource_metadata="https://gateway.test/.well-known/oauth-protected-resource/mcp"' in challenge
+    assert "Invalid bearer token" in response.json()["error"]["message"]
+    assert token not in response.text and token not in policy.gateway.log_text
+    policy.keys["bad"] = token
+    with pytest.raises(openai.AuthenticationError):
+        policy.openai("bad").models.list()
+
+
+def test_a_rotated_signing_key_is_fetched_without_a_restart(jwt_policy: tuple[PolicyStack, TokenIssuer, str]) -> None:
+    policy, issuer, audience = jwt_policy
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    issuer.keys["rsa-2"] = ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    del issuer.keys["rsa-1"]
+    issuer.write()
+    policy.keys["rotated"] = issuer.token("support", kid="rsa-2", audience=audience)
+    assert set(policy.mcp("rotated").modern_tools()) == {"util__echo"}
+
+
+def test_the_protected_resource_metadata_is_served(jwt_policy: tuple[PolicyStack, TokenIssuer, str]) -> None:
+    policy, _, _ = jwt_policy
+    for path in ("/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"):
+        response = policy.gateway.get(path)
+        assert response.status_code == 200, response.text
+        metadata = response.json()
+        assert metadata["resource"] == "https://gateway.test/mcp"
+        assert metadata["authorization_servers"] == [ISSUER]
+        assert metadata["bearer_methods_supported"] == ["header"]
+    scoped = policy.gateway.get("/.well-known/oauth-protected-resource/mcp/files").json()
+    assert scoped["resource"] == "https://gateway.test/mcp/files"
+    anonymous = policy.gateway.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == (
+        'Bearer resource_metadata="https://gateway.test/.well-known/oauth-protected-resource/mcp"'
+    )
+    scoped_401 = policy.gateway.post("/mcp/files", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert 'oauth-protected-resource/mcp/files"' in scoped_401.headers["www-authenticate"]
+    # The LLM endpoints keep the plain challenge.
+    assert policy.gateway.get("/v1/models").headers["www-authenticate"] == "Bearer"
+
+
+def test_without_a_jwks_every_token_is_refused(policy: PolicyStack) -> None:
+    import jwt
+
+    token = jwt.encode({"iss": "https://auth.example.com", "sub": "support", "aud": "http://127.0.0.1:4000/mcp",
+                        "exp": int(time.time()) + 300}, "x" * 32, algorithm="HS256")
+    policy.keys["unconfigured"] = token
+    with pytest.raises(openai.AuthenticationError):
+        policy.openai("unconfigured").models.list()

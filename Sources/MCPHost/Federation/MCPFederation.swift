@@ -384,7 +384,7 @@ public final class MCPFederation: Sendable {
             ticket = try await admit(tool, arguments: request.params?["arguments"], context: context)
         } catch {
             if case .policyRefused(let decision) = error, decision.effect == .deny,
-                policy.deniesWithToolResult(agent: context.agent), let id = request.id
+                policy.deniesWithToolResult(context.caller.identity), let id = request.id
             {
                 return .response(id: id, result: Self.deniedToolResult(decision))
             }

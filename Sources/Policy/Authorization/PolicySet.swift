@@ -1,4 +1,4 @@
-internal import GatehouseCore
+public import GatehouseCore
 internal import GatehouseJSON
 
 /// Every loaded policy, compiled: the authorization half of the engine. Immutable; a reload
@@ -13,6 +13,9 @@ public struct PolicySet: Sendable {
     }
 
     let policies: [String: AgentPolicy]
+    /// Policies written for groups, in file order: an agent without a file of its own gets the
+    /// first whose group its credential names.
+    let groupPolicies: [(group: String, policy: AgentPolicy)]
     let unlistedAgents: UnlistedAgents
     /// Where `unlisted_agents` was set, for the denial's rule.
     let unlistedRule: String
@@ -23,6 +26,7 @@ public struct PolicySet: Sendable {
     /// No policies: every agent may do everything.
     public static let empty = PolicySet(
         policies: [:],
+        groupPolicies: [],
         unlistedAgents: .allow,
         unlistedRule: "no-policy",
         tags: PolicyTags(),
@@ -31,12 +35,14 @@ public struct PolicySet: Sendable {
 
     init(
         policies: [String: AgentPolicy],
+        groupPolicies: [(group: String, policy: AgentPolicy)] = [],
         unlistedAgents: UnlistedAgents,
         unlistedRule: String,
         tags: PolicyTags,
         files: [String]
     ) {
         self.policies = policies
+        self.groupPolicies = groupPolicies
         self.unlistedAgents = unlistedAgents
         self.unlistedRule = unlistedRule
         self.tags = tags
@@ -44,22 +50,30 @@ public struct PolicySet: Sendable {
     }
 
     /// Whether any agent is governed at all: without, the planes skip the policy entirely.
-    public var isEmpty: Bool { policies.isEmpty && unlistedAgents == .allow }
+    public var isEmpty: Bool { policies.isEmpty && groupPolicies.isEmpty && unlistedAgents == .allow }
 
     /// The agents a policy file names.
     public var governedAgents: [String] { policies.keys.sorted() }
 
-    func policy(for agent: String) -> AgentPolicy? { policies[agent] }
+    /// The groups a policy file names.
+    public var governedGroups: [String] { groupPolicies.map(\.group) }
+
+    /// The agent's own policy, else that of the first group its credential names.
+    func policy(for identity: Identity) -> AgentPolicy? {
+        if let own = policies[identity.agentName] { return own }
+        guard !identity.groups.isEmpty else { return nil }
+        return groupPolicies.first { identity.groups.contains($0.group) }?.policy
+    }
 
     /// How an MCP denial reaches the agent.
-    public func deniesWithToolResult(agent: String) -> Bool {
-        policies[agent]?.denialStyle == .toolResult
+    public func deniesWithToolResult(_ identity: Identity) -> Bool {
+        policy(for: identity)?.denialStyle == .toolResult
     }
 
     /// Authorization only; limits are the engine's (`PolicyEngine.admit`).
     public func decide(_ input: PolicyInput) -> PolicyDecision {
         let agent = input.identity.agentName
-        guard let policy = policies[agent] else {
+        guard let policy = policy(for: input.identity) else {
             switch unlistedAgents {
             case .allow:
                 return .noPolicy

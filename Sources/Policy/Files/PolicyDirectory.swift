@@ -79,7 +79,9 @@ public enum PolicyDirectory {
             if isDefaults { defaults = decoded } else { agentFiles.append(decoded) }
         }
         var policies: [String: AgentPolicy] = [:]
+        var groupPolicies: [(group: String, policy: AgentPolicy)] = []
         var owners: [String: String] = [:]
+        var groupOwners: [String: String] = [:]
         for (file, decoded) in zip(agentFiles.map(\.policy.file), agentFiles) {
             var merged = decoded.policy
             if let shared = defaults?.policy {
@@ -111,12 +113,30 @@ public enum PolicyDirectory {
                 owners[agent] = file
                 policies[agent] = merged
             }
+            for (group, node) in decoded.groups {
+                if let owner = groupOwners[group] {
+                    diagnostics.append(
+                        ConfigDiagnostic(
+                            file: sources.first { $0.name == file }?.path ?? file,
+                            line: node.mark?.line ?? 1,
+                            column: node.mark?.column ?? 1,
+                            path: "groups",
+                            message: "group '\(group)' already has a policy in \(owner)",
+                            hint: "one file per group: merge the two"
+                        )
+                    )
+                    continue
+                }
+                groupOwners[group] = file
+                groupPolicies.append((group, merged))
+            }
         }
         guard diagnostics.isEmpty else { return .invalid(diagnostics) }
         let unlisted = defaults?.unlistedAgents
         return .valid(
             PolicySet(
                 policies: policies,
+                groupPolicies: groupPolicies,
                 unlistedAgents: unlisted?.0 ?? .allow,
                 unlistedRule: unlisted?.rule ?? "no-policy",
                 tags: defaults?.tags ?? PolicyTags(),

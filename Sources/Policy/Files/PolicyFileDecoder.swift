@@ -9,12 +9,13 @@ struct PolicyFileDecoder {
     /// What a file said, before the defaults are merged in.
     struct Decoded {
         var agents: [(name: String, node: Node)] = []
+        var groups: [(name: String, node: Node)] = []
         var policy: AgentPolicy
         var unlistedAgents: (PolicySet.UnlistedAgents, rule: String)?
         var tags = PolicyTags()
     }
 
-    static let agentFileKeys = ["agents", "description", "models", "servers", "tools", "limits", "denials"]
+    static let agentFileKeys = ["agents", "groups", "description", "models", "servers", "tools", "limits", "denials"]
     static let defaultsFileKeys = [
         "unlisted_agents", "tags", "description", "models", "servers", "tools", "limits", "denials",
     ]
@@ -52,10 +53,15 @@ struct PolicyFileDecoder {
         let allowed = isDefaults ? Self.defaultsFileKeys : Self.agentFileKeys
         guard let entries = reader.mapping(root, path: "", allowedKeys: allowed) else { return nil }
         if !isDefaults {
-            if let node = entries["agents"] {
-                decoded.agents = agentNames(node)
-            } else {
-                reader.report(root, path: "agents", "a policy file must name its agents", hint: "add 'agents: [name]'")
+            if let node = entries["agents"] { decoded.agents = agentNames(node, path: "agents") }
+            if let node = entries["groups"] { decoded.groups = agentNames(node, path: "groups") }
+            if entries["agents"] == nil && entries["groups"] == nil {
+                reader.report(
+                    root,
+                    path: "agents",
+                    "a policy file must name its agents or groups",
+                    hint: "add 'agents: [name]' or 'groups: [name]'"
+                )
             }
         }
         if let node = entries["unlisted_agents"],
@@ -86,13 +92,13 @@ struct PolicyFileDecoder {
         return decoded
     }
 
-    private mutating func agentNames(_ node: Node) -> [(String, Node)] {
+    private mutating func agentNames(_ node: Node, path: String) -> [(String, Node)] {
         if node.scalar != nil {
-            return reader.nonEmptyString(node, path: "agents").map { [($0, node)] } ?? []
+            return reader.nonEmptyString(node, path: path).map { [($0, node)] } ?? []
         }
-        guard let items = reader.sequence(node, path: "agents") else { return [] }
+        guard let items = reader.sequence(node, path: path) else { return [] }
         return items.enumerated().compactMap { index, item in
-            reader.nonEmptyString(item, path: "agents[\(index)]").map { ($0, item) }
+            reader.nonEmptyString(item, path: "\(path)[\(index)]").map { ($0, item) }
         }
     }
 

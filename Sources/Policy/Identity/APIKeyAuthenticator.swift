@@ -18,6 +18,8 @@ public enum AuthenticationFailure: Error, Sendable, Equatable {
     case invalidCredential
     case revokedCredential
     case expiredCredential
+    /// A bearer token that is not acceptable; the reason never quotes the token.
+    case invalidToken(String)
 
     public var message: String {
         switch self {
@@ -29,6 +31,8 @@ public enum AuthenticationFailure: Error, Sendable, Equatable {
             "This API key has been revoked."
         case .expiredCredential:
             "This API key has expired."
+        case .invalidToken(let reason):
+            "Invalid bearer token: \(reason)."
         }
     }
 }

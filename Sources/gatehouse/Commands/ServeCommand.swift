@@ -114,6 +114,8 @@ struct GatewayRunner {
         let state = RuntimeState(
             RuntimeSnapshot(configuration: configuration, source: source, upstreamClient: upstreamClient)
         )
+        let bearerTokens = BearerTokens(logger: logger)
+        await bearerTokens.apply(configuration)
         let reloader = ConfigReloader(
             state: state,
             store: store,
@@ -121,7 +123,8 @@ struct GatewayRunner {
             environment: environment,
             logLevel: logLevel,
             logLevelOverride: logLevelOverride,
-            logger: logger
+            logger: logger,
+            afterApply: { await bearerTokens.apply($0) }
         )
         let auditLog = AuditLog(capacity: configuration.store.writeQueueCapacity * 10)
         let policyWatcher = PolicyWatcher(
@@ -230,6 +233,7 @@ struct GatewayRunner {
             federation: federation,
             policyWatcher: policyWatcher,
             managedKeys: managedKeys,
+            bearerTokens: bearerTokens,
             registry: registry,
             logger: logger,
             onListening: { [logger] address in

@@ -18,6 +18,7 @@ struct GatehouseConfiguration: Sendable, Equatable {
     var llm = LLMProxyConfiguration()
     var mcp = MCPHostConfiguration()
     var policy = PolicySettings()
+    var auth = AuthSettings()
 }
 
 struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
@@ -82,7 +83,7 @@ extension GatehouseConfiguration {
     static let knownKeys: [String: [String]] = [
         "": [
             "server", "store", "logging", "admin", "agents", "providers", "models", "prices", "upstream", "mcp",
-            "policy",
+            "policy", "auth",
         ],
         "server": [
             "listen", "max_body_size", "max_header_size", "idle_timeout", "request_head_timeout",
@@ -106,6 +107,8 @@ extension GatehouseConfiguration {
         ],
         "mcp.servers[].tools": ["include", "exclude", "rename", "descriptions"],
         "policy": PolicySettings.knownKeys,
+        "auth": AuthSettings.knownKeys,
+        "auth.jwt": AuthSettings.jwtKeys,
     ]
 
     static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
@@ -135,6 +138,7 @@ extension GatehouseConfiguration {
         configuration.llm = LLMConfigurationDecoder.decode(sections, reader: &reader)
         if let node = sections["mcp"] { configuration.mcp = MCPConfigurationDecoder.decode(node, reader: &reader) }
         if let node = sections["policy"] { configuration.policy = PolicySettings.decode(node, reader: &reader) }
+        if let node = sections["auth"] { configuration.auth = AuthSettings.decode(node, reader: &reader) }
 
         // Sections are read in a fixed order; report in the order of the file.
         let diagnostics = reader.diagnostics.enumerated().sorted { left, right in

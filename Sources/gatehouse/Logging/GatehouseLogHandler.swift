@@ -1,6 +1,11 @@
+internal import CoreFoundation
 internal import Foundation
 internal import Logging
 internal import Synchronization
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
 
 /// The level every logger of the process obeys. Shared so that a config reload changes the level
 /// of loggers that already exist.

@@ -21,6 +21,8 @@ actor ConfigReloader {
     /// `GATEHOUSE_LOG_LEVEL` wins over the file, on reload as at startup.
     private let logLevelOverride: Logger.Level?
     private let logger: Logger
+    /// Runs after a valid configuration is swapped in (bearer-token keys follow `auth`).
+    private let afterApply: @Sendable (GatehouseConfiguration) async -> Void
 
     init(
         state: RuntimeState,
@@ -29,8 +31,10 @@ actor ConfigReloader {
         environment: [String: String],
         logLevel: SharedLogLevel,
         logLevelOverride: Logger.Level?,
-        logger: Logger
+        logger: Logger,
+        afterApply: @escaping @Sendable (GatehouseConfiguration) async -> Void = { _ in }
     ) {
+        self.afterApply = afterApply
         self.state = state
         self.store = store
         self.upstreamClient = upstreamClient
@@ -88,6 +92,10 @@ actor ConfigReloader {
                 )
             )
             logLevel.set(logLevelOverride ?? configuration.logging.level)
+            if configuration.auth != current.configuration.auth || configuration.agents != current.configuration.agents
+            {
+                await afterApply(configuration)
+            }
             logger.notice(
                 "configuration reloaded",
                 metadata: [

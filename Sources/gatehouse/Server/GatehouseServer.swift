@@ -23,6 +23,7 @@ enum GatehouseServer {
         federation: MCPFederation,
         policyWatcher: PolicyWatcher,
         managedKeys: ManagedKeyRing,
+        bearerTokens: BearerTokens,
         registry: PrometheusCollectorRegistry,
         logger: Logger,
         onListening: @escaping @Sendable (SocketAddress?) async -> Void
@@ -32,8 +33,15 @@ enum GatehouseServer {
         router.add(middleware: RequestIDMiddleware())
         router.add(middleware: ErrorRenderingMiddleware())
         router.add(middleware: BodyLimitMiddleware(state: state))
-        router.add(middleware: AgentAuthenticationMiddleware(state: state, managedKeys: managedKeys))
+        router.add(
+            middleware: AgentAuthenticationMiddleware(
+                state: state,
+                managedKeys: managedKeys,
+                bearerTokens: bearerTokens
+            )
+        )
         OperationalRoutes(state: state, store: store, registry: registry).register(on: router)
+        ProtectedResourceRoutes(state: state).register(on: router)
         AdminRoutes(
             state: state,
             store: store,

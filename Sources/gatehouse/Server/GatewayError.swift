@@ -17,6 +17,14 @@ struct GatewayError: Error, Sendable {
 
     let kind: Kind
     let message: String
+    /// The `WWW-Authenticate` challenge of a 401, when there is more to say than `Bearer`.
+    var challenge: String?
+
+    init(kind: Kind, message: String, challenge: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.challenge = challenge
+    }
 
     var status: HTTPResponse.Status {
         switch kind {
@@ -82,7 +90,7 @@ enum RouteDialect {
         }
         var headers: HTTPFields = [.contentType: "application/json"]
         if error.kind == .unauthenticated, self != .gateway {
-            headers[.wwwAuthenticate] = "Bearer"
+            headers[.wwwAuthenticate] = error.challenge ?? "Bearer"
         }
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

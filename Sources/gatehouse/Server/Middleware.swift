@@ -266,6 +266,8 @@ struct AgentAuthenticationMiddleware: RouterMiddleware {
     let state: RuntimeState
     /// Managed keys, tried first when a key has their form; the configured keys otherwise.
     let managedKeys: ManagedKeyRing
+    /// JWT bearer tokens, when `auth.jwt` is configured.
+    let bearerTokens: BearerTokens
 
     func handle(
         _ request: Request,
@@ -280,7 +282,11 @@ struct AgentAuthenticationMiddleware: RouterMiddleware {
         )
         let snapshot = state.snapshot
         var outcome: Result<Identity, AuthenticationFailure>
-        if let credential, let managed = managedKeys.authenticate(credential) {
+        if case .bearer(let token) = credential, JWTAuthenticator.looksLikeJWT(token),
+            let jwt = bearerTokens.authenticator
+        {
+            outcome = await jwt.authenticate(token)
+        } else if let credential, let managed = managedKeys.authenticate(credential) {
             outcome = managed
             if case .success(let identity) = managed, !snapshot.agentNames.contains(identity.agentName) {
                 outcome = .failure(.invalidCredential)
@@ -295,8 +301,21 @@ struct AgentAuthenticationMiddleware: RouterMiddleware {
             context.logger[metadataKey: "agent"] = "\(identity.agentName)"
             return try await next(request, context)
         case .failure(let failure):
-            context.logger.info("authentication failed", metadata: ["reason": "\(failure)", "path": "\(path)"])
-            throw GatewayError(kind: .unauthenticated, message: failure.message)
+            context.logger.info("authentication failed", metadata: ["reason": "\(failure.message)", "path": "\(path)"])
+            var challenge: String?
+            let auth = snapshot.configuration.auth
+            if auth.publishesResourceMetadata, path == "/mcp" || path.hasPrefix("/mcp/") {
+                // MCP clients find the authorization servers from here (RFC 9728 §5.1).
+                let endpoint = path == "/mcp" ? "/mcp" : "/mcp/" + path.dropFirst(5).prefix { $0 != "/" }
+                let url = ProtectedResourceRoutes.metadataURL(for: endpoint, auth: auth, request: request)
+                var parameters = "resource_metadata=\"\(url)\""
+                if case .invalidToken = failure { parameters = "error=\"invalid_token\", " + parameters }
+                if !auth.scopesSupported.isEmpty {
+                    parameters += ", scope=\"\(auth.scopesSupported.joined(separator: " "))\""
+                }
+                challenge = "Bearer " + parameters
+            }
+            throw GatewayError(kind: .unauthenticated, message: failure.message, challenge: challenge)
         }
     }
 }
