@@ -1,5 +1,4 @@
 public import GatehouseConfig
-public import GatehouseCore
 public import Yams
 
 /// The main configuration's `auth:` section: bearer tokens (JWT) and the OAuth protected-resource
