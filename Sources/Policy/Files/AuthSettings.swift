@@ -1,4 +1,5 @@
 public import GatehouseConfig
+internal import GatehouseCore
 public import Yams
 
 /// The main configuration's `auth:` section: bearer tokens (JWT) and the OAuth protected-resource
