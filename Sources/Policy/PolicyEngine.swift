@@ -1,3 +1,4 @@
+public import Foundation
 public import GatehouseCore
 internal import Synchronization
 
@@ -77,11 +78,34 @@ public final class PolicyEngine: PolicyDecisionPoint {
     private let current: Mutex<PolicySet>
     let counters = LimitCounters()
     private let auditSink: (any DecisionAuditSink)?
+    /// LLM spend per agent in the current day and month, which budgets are checked against.
+    public let spend: BudgetSpend
 
-    /// `auditSink` receives every decision on a call while a policy is in force.
-    public init(_ policies: PolicySet = .empty, auditSink: (any DecisionAuditSink)? = nil) {
+    /// `auditSink` receives every decision on a call while a policy is in force; `spend` is fed
+    /// by the usage books.
+    public init(
+        _ policies: PolicySet = .empty,
+        auditSink: (any DecisionAuditSink)? = nil,
+        spend: BudgetSpend = BudgetSpend()
+    ) {
         self.current = Mutex(policies)
         self.auditSink = auditSink
+        self.spend = spend
+    }
+
+    /// The budgets of an agent's policy with what it spent against them (for `/admin/usage`).
+    public func budgetStatus(agent: String, now: Date = Date()) -> [BudgetStatus] {
+        let identity = Identity(agentName: agent, method: .policyTest)
+        guard let policy = policies.policy(for: identity) else { return [] }
+        return policy.budgets.map {
+            BudgetStatus(
+                rule: $0.id,
+                period: $0.period,
+                limitPicoUSD: $0.picoUSD,
+                spentPicoUSD: spend.spent(agent: agent, period: $0.period, at: now),
+                resetsAt: $0.period.reset(after: now)
+            )
+        }
     }
 
     public var policies: PolicySet { current.withLock { $0 } }
@@ -138,8 +162,12 @@ public final class PolicyEngine: PolicyDecisionPoint {
         let decision = policies.decide(input)
         guard decision.isAllowed else { return .refused(decision) }
         let agent = input.identity.agentName
-        guard let policy = policies.policy(for: input.identity), !policy.limits.isEmpty else {
+        guard let policy = policies.policy(for: input.identity), !policy.limits.isEmpty || !policy.budgets.isEmpty
+        else {
             return .admitted(.unlimited(decision))
+        }
+        if case .callModel = input.action, let refusal = budgetRefusal(policy.budgets, agent: agent) {
+            return .refused(refusal)
         }
         var holds = PolicyTicket.Holds(counters: counters)
         var takenRequests: [(key: String, instant: ContinuousClock.Instant)] = []
@@ -201,6 +229,31 @@ public final class PolicyEngine: PolicyDecisionPoint {
         return .admitted(PolicyTicket(decision: decision, holds: holds))
     }
 
+    /// The first budget the agent has used up, as a refusal that says when it resets.
+    private func budgetRefusal(_ budgets: [BudgetRule], agent: String) -> PolicyDecision? {
+        let now = Date()
+        for budget in budgets {
+            let spent = spend.spent(agent: agent, period: budget.period, at: now)
+            guard spent >= budget.picoUSD else { continue }
+            let resets = budget.period.reset(after: now)
+            let wait = Duration.seconds(max(1, Int(resets.timeIntervalSince(now).rounded(.up))))
+            let formatter = ISO8601DateFormatter()
+            return PolicyDecision(
+                effect: .limit,
+                rule: budget.id,
+                reason:
+                    "agent '\(agent)' has used its \(budget.period == .day ? "daily" : "monthly") budget of \(Self.usd(budget.picoUSD)) (spent \(Self.usd(spent))); it resets at \(formatter.string(from: resets))",
+                retryAfter: wait,
+                limit: .init(unit: .budget, allowed: Int(clamping: budget.picoUSD))
+            )
+        }
+        return nil
+    }
+
+    static func usd(_ picoUSD: Int64) -> String {
+        String(format: "$%.2f", Double(picoUSD) / 1e12)
+    }
+
     /// The item a limit counts this action under ("" for the agent as a whole), or nil when the
     /// limit does not count this action. Only calls count: lists, `initialize` and pings never ask.
     private static func item(_ scope: LimitScope, counting action: PolicyAction, kind: LimitKind) -> String? {
@@ -257,4 +310,13 @@ public struct AllowAllPolicy: PolicyDecisionPoint {
         .admitted(.unlimited(.noPolicy))
     }
     public func deniesWithToolResult(_ identity: Identity) -> Bool { false }
+}
+
+/// One budget of an agent and what was spent against it.
+public struct BudgetStatus: Sendable, Equatable {
+    public let rule: String
+    public let period: BudgetPeriod
+    public let limitPicoUSD: Int64
+    public let spentPicoUSD: Int64
+    public let resetsAt: Date
 }

@@ -119,3 +119,21 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Cost per agent of the calls recorded at or after `timestamp` (a UTC timestamp as stored):
+    /// what budgets start a day or month with.
+    public func llmSpendByAgent(since timestamp: String) async throws -> [String: Int64] {
+        try await read { connection throws in
+            let rows = try connection.prepare(
+                "SELECT agent, SUM(cost_picousd) FROM llm_usage WHERE recorded_at >= ? GROUP BY agent"
+            ).run([.text(timestamp)])
+            var spend: [String: Int64] = [:]
+            for row in rows {
+                guard row.count == 2, case .text(let agent) = row[0], case .integer(let cost) = row[1] else { continue }
+                spend[agent] = cost
+            }
+            return spend
+        }
+    }
+}

@@ -287,6 +287,8 @@ struct PolicySchemaTests {
         #expect(Set(limit.keys) == Set(PolicyFileDecoder.limitKeys))
         let toolRule = try #require(try object(definitions["toolRule"])["oneOf"] as? [[String: Any]])
         #expect(Set(try object(toolRule[1]["properties"]).keys) == Set(PolicyFileDecoder.toolRuleKeys))
+        let budgets = try object(try object(try object(schema["properties"])["budgets"])["properties"])
+        #expect(Set(budgets.keys) == Set(PolicyFileDecoder.budgetKeys))
         let tools = try object(try object(try object(schema["properties"])["tools"])["properties"])
         #expect(Set(tools.keys) == Set(PolicyFileDecoder.toolSectionKeys))
     }

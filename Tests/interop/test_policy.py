@@ -131,15 +131,16 @@ def start_policy_gateway(
     fakes: list[Any] = []
 
     def start(**overrides: str) -> PolicyStack:
-        (tmp_path / "samples").symlink_to(REPO_ROOT / "samples", target_is_directory=True)
-        shutil.copytree(REPO_ROOT / "policies", tmp_path / "policies")
-        openai_key = fresh_secret("sk-provider-openai-")
+        if not (tmp_path / "samples").exists():
+            (tmp_path / "samples").symlink_to(REPO_ROOT / "samples", target_is_directory=True)
+            shutil.copytree(REPO_ROOT / "policies", tmp_path / "policies")
+        openai_key = overrides.pop("_openai_key", None) or fresh_secret("sk-provider-openai-")
         anthropic_key = fresh_secret("sk-ant-provider-")
         openai_fake = FakeOpenAI(name="openai", api_key=openai_key, models=("gpt-4o-mini", "gpt-4o")).start()
         anthropic_fake = FakeAnthropic(name="anthropic", api_key=anthropic_key).start()
         fakes.extend([openai_fake, anthropic_fake])
-        keys = {agent: fresh_secret(f"gh-{agent}-") for agent in AGENTS}
-        admin_token = fresh_secret("gh-admin-")
+        keys = {agent: overrides.pop(f"_{agent}_key", None) or fresh_secret(f"gh-{agent}-") for agent in AGENTS}
+        admin_token = overrides.pop("_admin_token", None) or fresh_secret("gh-admin-")
         env = {
             "GATEHOUSE_ADMIN_TOKEN": admin_token,
             "RESEARCHER_API_KEY": keys["researcher"],
@@ -884,3 +885,60 @@ def test_without_a_jwks_every_token_is_refused(policy: PolicyStack) -> None:
     policy.keys["unconfigured"] = token
     with pytest.raises(openai.AuthenticationError):
         policy.openai("unconfigured").models.list()
+
+
+# --- Budgets -------------------------------------------------------------------------------------------------------
+
+
+def test_an_exhausted_budget_refuses_llm_calls_and_survives_a_restart(
+    start_policy_gateway: Any, tmp_path: pathlib.Path
+) -> None:
+    (tmp_path / "samples").symlink_to(REPO_ROOT / "samples", target_is_directory=True)
+    shutil.copytree(REPO_ROOT / "policies", tmp_path / "policies")
+    support = tmp_path / "policies" / "support.yaml"
+    # One call of the fake provider costs about $0.000008 on gpt-4o-mini's price.
+    support.write_text(support.read_text() + "\nbudgets:\n  daily_usd: 0.000005\n  monthly_usd: 100\n")
+    first = start_policy_gateway()
+    client = first.openai("support")
+    assert client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]).choices
+
+    def refused() -> openai.RateLimitError | None:
+        try:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+        except openai.RateLimitError as error:
+            return error
+        return None
+
+    error = wait_until(refused, 5.0, "the budget to refuse")
+    assert "daily budget of $0.00" in error.message and "resets at" in error.message, error.message
+    assert "support.yaml#budgets.daily_usd" in error.message
+    retry = int(error.response.headers["retry-after"])
+    assert 1 <= retry <= 86_400
+    usage = first.admin("/admin/usage").json()
+    daily = next(b for b in usage["budgets"] if b["agent"] == "support" and b["period"] == "day")
+    assert daily["limit_usd"] == pytest.approx(0.000005) and daily["spent_usd"] > daily["limit_usd"]
+    assert daily["remaining_usd"] == 0 and daily["resets_at"].endswith("T00:00:00.000Z")
+    monthly = next(b for b in usage["budgets"] if b["agent"] == "support" and b["period"] == "month")
+    assert monthly["spent_usd"] == pytest.approx(daily["spent_usd"])
+    # Other agents have no budget.
+    assert policy_agents_with_budgets(usage) == {"support"}
+    requests_before = len(first.openai_fake.requests)
+    assert first.gateway.stop() == 0
+
+    second = start_policy_gateway(
+        _researcher_key=first.keys["researcher"], _support_key=first.keys["support"], _batch_key=first.keys["batch"],
+        _admin_token=first.admin_token,
+    )
+    with pytest.raises(openai.RateLimitError) as again:
+        second.openai("support").chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    assert "daily budget" in again.value.message
+    assert len(second.openai_fake.requests) == 0 and requests_before >= 1
+    reloaded = second.admin("/admin/usage").json()
+    daily_after = next(b for b in reloaded["budgets"] if b["agent"] == "support" and b["period"] == "day")
+    assert daily_after["spent_usd"] == pytest.approx(daily["spent_usd"])
+    # MCP calls are not LLM spend: the support agent's tool still works.
+    assert "result" in second.mcp("support").modern_call("util__echo", {"text": "still here"})
+
+
+def policy_agents_with_budgets(usage: dict[str, Any]) -> set[str]:
+    return {budget["agent"] for budget in usage["budgets"]}

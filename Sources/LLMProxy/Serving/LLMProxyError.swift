@@ -126,7 +126,7 @@ public enum LLMProxyError: Error, Sendable, Equatable {
         guard case .rateLimited(let decision) = self else { return [] }
         var headers: [(HTTPField.Name, String)] = []
         if let seconds = decision.retryAfterSeconds { headers.append((.retryAfter, String(seconds))) }
-        if let limit = decision.limit, limit.unit != .concurrent,
+        if let limit = decision.limit, limit.unit == .requests || limit.unit == .tokens,
             let limitName = HTTPField.Name("x-ratelimit-limit-\(limit.unit.rawValue)"),
             let remainingName = HTTPField.Name("x-ratelimit-remaining-\(limit.unit.rawValue)"),
             let resetName = HTTPField.Name("x-ratelimit-reset-\(limit.unit.rawValue)")

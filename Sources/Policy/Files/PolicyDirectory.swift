@@ -95,6 +95,7 @@ public enum PolicyDirectory {
                 merged.toolDeny += shared.toolDeny
                 merged.toolListOnly += shared.toolListOnly
                 merged.limits += shared.limits
+                if merged.budgets.isEmpty { merged.budgets = shared.budgets }
             }
             for (agent, node) in decoded.agents {
                 if let owner = owners[agent] {

@@ -15,7 +15,10 @@ struct PolicyFileDecoder {
         var tags = PolicyTags()
     }
 
-    static let agentFileKeys = ["agents", "groups", "description", "models", "servers", "tools", "limits", "denials"]
+    static let agentFileKeys = [
+        "agents", "groups", "description", "models", "servers", "tools", "limits", "budgets", "denials",
+    ]
+    static let budgetKeys = ["daily_usd", "monthly_usd"]
     static let defaultsFileKeys = [
         "unlisted_agents", "tags", "description", "models", "servers", "tools", "limits", "denials",
     ]
@@ -83,6 +86,7 @@ struct PolicyFileDecoder {
         }
         if let node = entries["tools"] { toolSection(node, into: &decoded.policy) }
         if let node = entries["limits"] { decoded.policy.limits = limits(node) }
+        if let node = entries["budgets"] { decoded.policy.budgets = budgets(node) }
         if let node = entries["denials"],
             let value = reader.choice(node, path: "denials", options: DenialStyle.allCases.map(\.rawValue)),
             let style = DenialStyle(rawValue: value)
@@ -377,6 +381,20 @@ struct PolicyFileDecoder {
                     scope: scope,
                     kind: kindKey == "tokens" ? .tokens(count, per: window) : .requests(count, per: window)
                 )
+            )
+        }
+        return rules
+    }
+
+    private mutating func budgets(_ node: Node) -> [BudgetRule] {
+        guard let entries = reader.mapping(node, path: "budgets", allowedKeys: Self.budgetKeys) else { return [] }
+        var rules: [BudgetRule] = []
+        for (key, period) in [("daily_usd", BudgetPeriod.day), ("monthly_usd", .month)] {
+            guard let node = entries[key],
+                let usd = reader.decimal(node, path: "budgets.\(key)", range: 0...1_000_000_000, example: "25")
+            else { continue }
+            rules.append(
+                BudgetRule(id: "\(fileName)#budgets.\(key)", period: period, picoUSD: Int64((usd * 1e12).rounded()))
             )
         }
         return rules

@@ -55,6 +55,13 @@ struct LimitRule: Sendable {
     var counterKey: String { "\(scope.key)|\(kind.key)" }
 }
 
+/// A spending cap on the agent's LLM calls for a period.
+public struct BudgetRule: Sendable, Equatable {
+    public let id: String
+    public let period: BudgetPeriod
+    public let picoUSD: Int64
+}
+
 /// How an MCP denial reaches the agent.
 enum DenialStyle: String, Sendable, CaseIterable {
     /// A JSON-RPC error.
@@ -76,6 +83,8 @@ struct AgentPolicy: Sendable {
     /// Tools shown in `tools/list` that may not be called.
     var toolListOnly: [NameRule] = []
     var limits: [LimitRule] = []
+    /// USD budgets per UTC day and month, in picodollars, with the rule that set each.
+    var budgets: [BudgetRule] = []
     var denialStyle: DenialStyle = .error
 
     /// The first rule of a list whose globs match `name`.

@@ -23,6 +23,8 @@ public struct PolicyDecision: Sendable, Equatable, CustomStringConvertible {
             case requests
             case tokens
             case concurrent
+            /// A USD budget; `allowed` is in picodollars.
+            case budget
         }
 
         public let unit: Unit

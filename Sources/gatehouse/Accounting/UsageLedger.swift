@@ -34,12 +34,20 @@ final class UsageLedger: UsageSink, Sendable {
     /// The rows waiting for the disk.
     let rows: RowQueue<LLMUsageRow>
     private let metricsFactory: any MetricsFactory
+    /// The day's and month's spend per agent, for budgets.
+    let budgetSpend: BudgetSpend
 
     /// `capacity` bounds the rows waiting for the disk; past it, `record` waits for room.
-    init(seed: [SpendTotal], metrics: any MetricsFactory, capacity: Int = 10_000) {
+    init(
+        seed: [SpendTotal],
+        metrics: any MetricsFactory,
+        capacity: Int = 10_000,
+        budgetSpend: BudgetSpend = BudgetSpend()
+    ) {
         self.books = Mutex(Books(totals: SpendTotals(seed: seed)))
         self.rows = RowQueue(capacity: capacity)
         self.metricsFactory = metrics
+        self.budgetSpend = budgetSpend
     }
 
     func record(_ usage: UsageRecord) async {
@@ -82,6 +90,7 @@ final class UsageLedger: UsageSink, Sendable {
         handles.inputTokens.increment(by: inputTokens)
         handles.outputTokens.increment(by: outputTokens)
         handles.cost.increment(by: Double(costPicoUSD) / 1e12)
+        budgetSpend.add(agent: usage.agent, picoUSD: costPicoUSD)
         await rows.append(row)
     }
 

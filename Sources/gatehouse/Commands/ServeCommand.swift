@@ -127,8 +127,21 @@ struct GatewayRunner {
             afterApply: { await bearerTokens.apply($0) }
         )
         let auditLog = AuditLog(capacity: configuration.store.writeQueueCapacity * 10)
+        let budgetSpend = BudgetSpend()
+        let now = Date()
+        for period in BudgetPeriod.allCases {
+            do {
+                let since = UTCTimestamp.string(from: period.start(of: now))
+                budgetSpend.seed(period: period, at: now, picoUSDByAgent: try await store.llmSpendByAgent(since: since))
+            } catch {
+                logger.critical("cannot start: the spend behind budgets cannot be read from the store: \(error)")
+                await upstreamClient.shutdown()
+                await store.close()
+                throw ExitCode(1)
+            }
+        }
         let policyWatcher = PolicyWatcher(
-            engine: PolicyEngine(auditSink: auditLog),
+            engine: PolicyEngine(auditSink: auditLog, spend: budgetSpend),
             state: state,
             environment: environment,
             logger: logger
@@ -174,7 +187,8 @@ struct GatewayRunner {
                     costPicoUSD: $0.costPicoUSD
                 )
             },
-            metrics: PrometheusMetricsFactory(registry: registry)
+            metrics: PrometheusMetricsFactory(registry: registry),
+            budgetSpend: budgetSpend
         )
         do {
             try await store.recordConfigLoad(

@@ -73,7 +73,18 @@ struct AdminRoutes {
             let output_tokens: Int
             let cost_usd: Double
         }
+        struct Budget: Encodable {
+            let agent: String
+            let period: String
+            let rule: String
+            let limit_usd: Double
+            let spent_usd: Double
+            let remaining_usd: Double
+            let resets_at: String
+        }
         let usage: [Entry]
+        /// Every budget of a configured agent, with the period's spend.
+        let budgets: [Budget]
     }
 
     private struct ReloadApplied: Encodable {
@@ -241,6 +252,19 @@ struct AdminRoutes {
                             output_tokens: $0.outputTokens,
                             cost_usd: Double($0.costPicoUSD) / 1e12
                         )
+                    },
+                    budgets: state.snapshot.configuration.agents.flatMap { agent in
+                        policyWatcher.engine.budgetStatus(agent: agent.name).map {
+                            Usage.Budget(
+                                agent: agent.name,
+                                period: $0.period.rawValue,
+                                rule: $0.rule,
+                                limit_usd: Double($0.limitPicoUSD) / 1e12,
+                                spent_usd: Double($0.spentPicoUSD) / 1e12,
+                                remaining_usd: Double(max(0, $0.limitPicoUSD - $0.spentPicoUSD)) / 1e12,
+                                resets_at: UTCTimestamp.string(from: $0.resetsAt)
+                            )
+                        }
                     }
                 )
             )
