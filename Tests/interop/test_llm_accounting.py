@@ -3,6 +3,7 @@ key never reaches a provider nor the log, and each provider gets its own key."""
 
 from __future__ import annotations
 
+import pathlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -272,3 +273,36 @@ def test_provider_keys_never_reach_the_log_or_the_client(llm: LLMStack) -> None:
     assert llm.fakes.openai_key not in raised.value.response.text
     assert llm.fakes.openai_key not in llm.gateway.log_text
     assert llm.fakes.anthropic_key not in llm.gateway.log_text
+
+
+def test_a_failed_call_leaves_a_usage_row_with_its_status(llm: LLMStack) -> None:
+    import sqlite3
+
+    import openai
+
+    llm.primary.answer_400("The messages are not acceptable.")
+    with pytest.raises(openai.BadRequestError):
+        llm.openai_client().chat.completions.create(model="gpt-4o-mini", messages=USER)
+    with pytest.raises(openai.NotFoundError):
+        llm.openai_client().chat.completions.create(model="no-such-model", messages=USER)
+    llm.primary.heal()
+    llm.openai_client().chat.completions.create(model="gpt-4o-mini", messages=USER)
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    rows: list[tuple[Any, ...]] = []
+    while time.monotonic() < deadline:
+        connection = sqlite3.connect(str(store_path(llm)))
+        rows = connection.execute(
+            "SELECT model, provider, status, input_tokens, output_tokens, cost_picousd FROM llm_usage ORDER BY id"
+        ).fetchall()
+        connection.close()
+        if len(rows) >= 2:
+            break
+        time.sleep(0.05)
+    assert rows[0] == ("gpt-4o-mini", "openai", 400, 0, 0, 0), rows
+    assert rows[1][:3] == ("gpt-4o-mini", "openai", 200) and rows[1][3] > 0, rows
+    # A model that does not exist never reached a provider: there is nothing to book.
+    assert all(row[0] != "no-such-model" for row in rows)
+
+
+def store_path(llm: LLMStack) -> pathlib.Path:
+    return pathlib.Path(llm.gateway.cwd) / ".gatehouse" / "gatehouse.db"

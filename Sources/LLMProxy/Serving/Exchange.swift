@@ -37,22 +37,30 @@ struct Exchange: Sendable {
     private enum LastFailure {
         case connection(String)
         case timeout(Duration)
-        case upstreamStatus(Int, ByteBuffer, UpstreamPlan)
+        case upstreamStatus(Int, ByteBuffer, UpstreamPlan, ModelRouter.Target)
         case unsupported
     }
 
     /// How the attempts ended: a provider's answer to relay, or a refusal to pass on to the client.
     private enum Attempted {
         case answered(HTTPClientResponse, UpstreamPlan, ModelRouter.Target)
-        case refused(status: Int, body: ByteBuffer, plan: UpstreamPlan)
+        case refused(status: Int, body: ByteBuffer, plan: UpstreamPlan, target: ModelRouter.Target)
     }
 
     /// The response (or the stream that will follow), or the plane's error for the edge to render:
     /// the attempts (failover across the route's deployments), then the response built from what
     /// they ended with. With admission (`LLMProxyService.respond`: caller, body, route) these are
     /// the plane's three phases, one function each.
+    /// Every exit leaves a usage row: an answer with its tokens, a failure with its status and
+    /// no tokens (the provider it reached, if any).
     func run() async throws(LLMProxyError) -> Response {
-        let attempted = try await attempt()
+        let attempted: Attempted
+        do {
+            attempted = try await attempt()
+        } catch {
+            await recordFailure(status: Int(error.status.code), target: nil)
+            throw error
+        }
         return try await respond(attempted)
     }
 
@@ -134,10 +142,10 @@ struct Exchange: Sendable {
                         "upstream refused the request",
                         metadata: attemptMetadata(target, ["status": "\(status)"])
                     )
-                    return .refused(status: status, body: errorBody, plan: plan)
+                    return .refused(status: status, body: errorBody, plan: plan, target: target)
                 case .tryNext:
                     coolDown(target, after: failure)
-                    lastFailure = .upstreamStatus(status, errorBody, plan)
+                    lastFailure = .upstreamStatus(status, errorBody, plan, target)
                     logger.warning(
                         "upstream attempt failed",
                         metadata: attemptMetadata(target, ["status": "\(status)"])
@@ -150,8 +158,8 @@ struct Exchange: Sendable {
             throw .upstreamUnreachable(model: envelope.model, reason: reason)
         case .timeout(let timeout):
             throw .upstreamTimedOut(model: envelope.model, after: timeout)
-        case .upstreamStatus(let status, let body, let plan):
-            return .refused(status: status, body: body, plan: plan)
+        case .upstreamStatus(let status, let body, let plan, let target):
+            return .refused(status: status, body: body, plan: plan, target: target)
         case .unsupported:
             throw .noDeploymentServesEndpoint(model: envelope.model)
         }
@@ -163,8 +171,15 @@ struct Exchange: Sendable {
         case .answered(let response, let plan, let target):
             if envelope.isStreaming { return stream(response, plan: plan, target: target) }
             return try await complete(response, plan: plan, target: target)
-        case .refused(let status, let body, let plan):
-            return try upstreamError(status: status, body: body, plan: plan)
+        case .refused(let status, let body, let plan, let target):
+            do {
+                let response = try upstreamError(status: status, body: body, plan: plan)
+                await recordFailure(status: status, target: target)
+                return response
+            } catch {
+                await recordFailure(status: Int(error.status.code), target: target)
+                throw error
+            }
         }
     }
 
@@ -252,10 +267,17 @@ struct Exchange: Sendable {
             // Silence between chunks is bounded by the client's read (idle) timeout.
             body = try await response.body.collect(upTo: Self.maximumResponseBody)
         } catch {
-            if runtime.client.isInterrupted { throw shuttingDown() }
+            if runtime.client.isInterrupted {
+                await recordFailure(status: Int(LLMProxyError.shuttingDown.status.code), target: target)
+                throw shuttingDown()
+            }
             logger.warning(
                 "upstream response failed",
                 metadata: attemptMetadata(target, ["error": "\(Self.describe(error))"])
+            )
+            await recordFailure(
+                status: Int(LLMProxyError.upstreamResponseCutOff(model: "").status.code),
+                target: target
             )
             throw .upstreamResponseCutOff(model: envelope.model)
         }
@@ -455,6 +477,27 @@ struct Exchange: Sendable {
         throw .upstreamRefused(
             status: status,
             message: parsed?["error"]?["message"]?.stringValue ?? "The upstream answered \(status)."
+        )
+    }
+
+    /// A call that ended without an answer: its status and no tokens; `target` is the deployment
+    /// that answered last, nil when none did.
+    private func recordFailure(status: Int, target: ModelRouter.Target?) async {
+        ticket.finish(usedTokens: 0)
+        await usageSink.record(
+            UsageRecord(
+                requestID: caller.requestID.description,
+                agent: caller.identity.agentName,
+                model: envelope.model,
+                provider: target?.provider.name ?? "",
+                upstreamModel: target?.deployment.model ?? "",
+                endpoint: api.usageEndpoint,
+                isStreaming: envelope.isStreaming,
+                usage: .zero,
+                isUsageReported: false,
+                costPicoUSD: 0,
+                status: status
+            )
         )
     }
 

@@ -43,7 +43,11 @@ struct KeyStoreAccess {
 struct KeysCreateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
-        abstract: "Create a key for an agent and print it once."
+        abstract: "Create a key for an agent and print it once.",
+        discussion: """
+            Returns once a gateway running on the same store has loaded the key (it checks the \
+            store every 50 ms), or at once when none is running.
+            """
     )
 
     @OptionGroup var configOption: ConfigOption
@@ -72,6 +76,9 @@ struct KeysCreateCommand: AsyncParsableCommand {
             expiresIn: expires.flatMap(ManagedKeyIssuer.parseLifetime),
             store: access.store
         )
+        // Like a revocation, a new key works from the next request once the command returns.
+        let version = (try? await access.store.apiKeysVersion()) ?? 0
+        _ = await KeysRevokeCommand.waitForRunningGateway(store: access.store, version: version)
         await access.store.close()
         print(issued.key)
         let expiry = issued.stored.expiresAt.map { ", expires \($0)" } ?? ""

@@ -154,12 +154,19 @@ struct PolicyExplainCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Prompts and resources of this server.", valueName: "name"))
     var server: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Decide it this many times and print the time one decision takes.", valueName: "count")
+    )
+    var `repeat`: Int = 1
+
     func validate() throws {
         let targets = [tool, listTool, model, server].compactMap { $0 }
         guard targets.count == 1 else {
             throw ValidationError("give exactly one of --tool, --list-tool, --model, --server")
         }
         if arguments != nil && tool == nil { throw ValidationError("--arguments goes with --tool") }
+        if !(1...100_000_000).contains(`repeat`) { throw ValidationError("--repeat must be from 1 to 100000000") }
     }
 
     func run() throws {
@@ -187,11 +194,26 @@ struct PolicyExplainCommand: ParsableCommand {
         } else {
             action = .useServer(server ?? "")
         }
-        let decision = policies.decide(
-            PolicyInput(identity: Identity(agentName: agent, method: .policyTest), action: action)
-        )
+        let input = PolicyInput(identity: Identity(agentName: agent, method: .policyTest), action: action)
+        let decision = policies.decide(input)
         print("\(decision.effect.rawValue)")
         print("rule:   \(decision.rule)")
         print("reason: \(decision.reason)")
+        if `repeat` > 1 {
+            let clock = ContinuousClock()
+            var allowed = 0
+            let elapsed = clock.measure {
+                for _ in 0..<`repeat` where policies.decide(input).isAllowed { allowed += 1 }
+            }
+            let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+            print(
+                String(
+                    format: "time:   %.3f µs per decision (mean of %d)",
+                    nanoseconds / Double(`repeat`) / 1000,
+                    `repeat`
+                )
+            )
+            if allowed != 0 && allowed != `repeat` { print("note:   the decision changed between repetitions") }
+        }
     }
 }
