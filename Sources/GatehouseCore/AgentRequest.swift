@@ -5,11 +5,15 @@ public struct AgentRequest: Sendable {
     public let identity: Identity
     public let requestID: RequestID
     public let connection: ClientConnection
+    /// The caller's W3C `traceparent`, as it arrived (already checked to be well formed), for
+    /// tracing to continue the caller's trace; nil when the caller sent none.
+    public let traceParent: String?
 
-    public init(identity: Identity, requestID: RequestID, connection: ClientConnection) {
+    public init(identity: Identity, requestID: RequestID, connection: ClientConnection, traceParent: String? = nil) {
         self.identity = identity
         self.requestID = requestID
         self.connection = connection
+        self.traceParent = traceParent
     }
 }
 

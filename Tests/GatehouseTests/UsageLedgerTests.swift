@@ -1,3 +1,4 @@
+import Foundation
 import LLMProxy
 import Policy
 import Prometheus
@@ -108,5 +109,18 @@ struct RowQueueTests {
         queue.finish()
         await queue.append(2)
         #expect(queue.take() == [1, 2])
+    }
+}
+
+@Suite("UTCTimestamp")
+struct UTCTimestampTests {
+    @Test func writesMillisecondsAndReadsThemBack() throws {
+        let date = Date(timeIntervalSince1970: 1_796_595_000.123)
+        #expect(UTCTimestamp.string(from: date) == "2026-12-06T22:10:00.123Z")
+        #expect(UTCTimestamp.string(from: Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        let parsed = try #require(UTCTimestamp.date(from: "2026-12-06T22:10:00.123Z"))
+        #expect(abs(parsed.timeIntervalSince1970 - 1_796_595_000.123) < 0.001)
+        let now = UTCTimestamp.now()
+        #expect(now.count == 24 && now.hasSuffix("Z") && UTCTimestamp.date(from: now) != nil)
     }
 }

@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Budgets")
 struct BudgetTests {
-    static let december = Date(timeIntervalSince1970: 1_796_595_000)  // 2026-12-06T22:50:00Z
+    static let december = Date(timeIntervalSince1970: 1_796_595_000)  // 2026-12-06T22:10:00Z
 
     @Test func periodsAreUTCDaysAndMonths() {
         #expect(BudgetPeriod.day.key(of: Self.december) == "2026-12-06")

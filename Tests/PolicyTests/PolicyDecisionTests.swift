@@ -312,3 +312,41 @@ struct GroupPolicyTests {
         #expect(set.decide(PolicyInput(identity: caller("carol"), action: .callModel("large"))).rule == "no-policy")
     }
 }
+
+@Suite("Glob")
+struct GlobTests {
+    @Test(arguments: [
+        ("files__read", "files__read", true), ("files__read", "files__reads", false),
+        ("files__*", "files__read", true), ("files__*", "file__read", false), ("files__*", "files__", true),
+        ("*__read", "files__read", true), ("*__read", "files__reader", false),
+        ("*__delete*", "db__delete_all", true), ("*__delete*", "db__remove", false), ("*__delete*", "__delete", true),
+        ("*", "anything", true), ("**", "", true), ("f?les__*", "files__x", true), ("f?les__*", "fles__x", false),
+        ("a*b*c", "aXbYc", true), ("a*b*c", "aXcYb", false), ("gpt-*-mini", "gpt-4o-mini", true),
+        ("*é*", "café", true), ("werkzeug__*", "werkzeug__öffnen", true),
+    ])
+    func matching(pattern: String, name: String, matches: Bool) {
+        #expect(Glob(pattern).matches(name) == matches, "\(pattern) ~ \(name)")
+    }
+}
+
+@Suite("PathNormalizer")
+struct PathNormalizerTests {
+    @Test(arguments: [
+        ("/srv/public/a.txt", "/srv/public/a.txt"), ("/srv//public///a.txt", "/srv/public/a.txt"),
+        ("/srv/public/./a/../b", "/srv/public/b"), ("/../../etc", "/etc"), ("/", "/"), ("", ""),
+        ("a/b/../c", "a/c"), ("../x", "../x"), ("a/../../x", "../x"), ("/srv/public/", "/srv/public"),
+        ("\\srv\\public\\..\\x", "/srv/x"), ("/srv/%2e%2e/x", "/x"), ("/srv/%252e%252e/x", "/x"),
+        ("/srv/\u{2025}/x", "/x"), ("/srv\u{FF0F}..\u{FF0F}x", "/x"), ("/données/été", "/données/été"),
+    ])
+    func normalizes(raw: String, expected: String) throws {
+        #expect(try PathNormalizer.normalize(raw).get() == expected, "\(raw)")
+    }
+
+    @Test(arguments: ["/a\u{0}b", "/a\nb", "/a\u{7F}", "/a\u{85}b", "/a%00b", "/a%0Ab"])
+    func refusesControlCharacters(raw: String) {
+        guard case .failure = PathNormalizer.normalize(raw) else {
+            Issue.record("\(raw.debugDescription) accepted")
+            return
+        }
+    }
+}

@@ -58,6 +58,25 @@ struct ArgumentPath: Sendable, Equatable, CustomStringConvertible {
         return ArgumentPath(steps: steps, description: text)
     }
 
+    /// Whether the path names at most one value (no `[*]`).
+    var isSingle: Bool { !steps.contains(.everyElement) }
+
+    /// The one value a single path reaches, without building lists (the common case).
+    func single(in arguments: JSONValue?) -> JSONValue? {
+        var current = arguments
+        for step in steps {
+            guard let value = current else { return nil }
+            switch step {
+            case .key(let key): current = value.objectValue?[key]
+            case .index(let position):
+                guard let items = value.arrayValue, position < items.count else { return nil }
+                current = items[position]
+            case .everyElement: return nil
+            }
+        }
+        return current
+    }
+
     /// Every value the path reaches; empty when it reaches nothing.
     func resolve(in arguments: JSONValue?) -> [JSONValue] {
         guard let arguments else { return [] }
@@ -105,24 +124,51 @@ struct ArgumentCondition: Sendable {
     let path: ArgumentPath
     let normalizer: ArgumentNormalizer
     let checks: [ArgumentCheck]
-    var isOptional = false
+    let isOptional: Bool
+    /// `present: true` or `false`, if the condition says.
+    private let presence: Bool?
+    /// The checks that judge a value (all but `present`), split once at load.
+    private let judged: [ArgumentCheck]
+
+    init(path: ArgumentPath, normalizer: ArgumentNormalizer, checks: [ArgumentCheck], isOptional: Bool = false) {
+        self.path = path
+        self.normalizer = normalizer
+        self.checks = checks
+        self.isOptional = isOptional
+        var presence: Bool?
+        var judged: [ArgumentCheck] = []
+        for check in checks {
+            if case .present(let required) = check { presence = required } else { judged.append(check) }
+        }
+        self.presence = presence
+        self.judged = judged
+    }
 
     /// nil when the condition holds, else why not (safe to show: it never quotes the value).
     func failure(in arguments: JSONValue?) -> String? {
-        let values = path.resolve(in: arguments)
-        for check in checks {
-            if case .present(let required) = check {
-                if required && values.isEmpty { return "argument '\(path)' is required" }
-                if !required && !values.isEmpty { return "argument '\(path)' is not allowed" }
-            }
+        if path.isSingle {
+            let value = path.single(in: arguments)
+            if let reason = presenceFailure(found: value != nil) { return reason }
+            guard !judged.isEmpty else { return nil }
+            guard let value else { return isOptional ? nil : "argument '\(path)' is missing" }
+            return failure(of: value, checks: judged)
         }
-        let judged = checks.filter { if case .present = $0 { false } else { true } }
+        let values = path.resolve(in: arguments)
+        if let reason = presenceFailure(found: !values.isEmpty) { return reason }
         guard !judged.isEmpty else { return nil }
         guard !values.isEmpty else { return isOptional ? nil : "argument '\(path)' is missing" }
         for value in values {
             if let reason = failure(of: value, checks: judged) { return reason }
         }
         return nil
+    }
+
+    private func presenceFailure(found: Bool) -> String? {
+        switch presence {
+        case true? where !found: "argument '\(path)' is required"
+        case false? where found: "argument '\(path)' is not allowed"
+        default: nil
+        }
     }
 
     private func failure(of value: JSONValue, checks: [ArgumentCheck]) -> String? {
@@ -219,19 +265,38 @@ extension JSONValue {
     func firstRepeatedKey(path: String = "arguments") -> String? {
         switch self {
         case .object(let object):
-            var seen: Set<String> = []
-            for member in object.members {
-                if !seen.insert(member.key).inserted { return "\(path).\(member.key)" }
+            let members = object.members
+            if members.count <= 16 {
+                // Most argument objects are small: comparing pairs beats building a set.
+                for (index, member) in members.enumerated() {
+                    for earlier in members[..<index] where earlier.key == member.key {
+                        return "\(path).\(member.key)"
+                    }
+                }
+            } else {
+                var seen = Set<String>(minimumCapacity: members.count)
+                for member in members where !seen.insert(member.key).inserted {
+                    return "\(path).\(member.key)"
+                }
+            }
+            for member in members where member.value.mayHoldObjects {
                 if let inner = member.value.firstRepeatedKey(path: "\(path).\(member.key)") { return inner }
             }
             return nil
         case .array(let items):
-            for (index, item) in items.enumerated() {
+            for (index, item) in items.enumerated() where item.mayHoldObjects {
                 if let inner = item.firstRepeatedKey(path: "\(path)[\(index)]") { return inner }
             }
             return nil
         default:
             return nil
+        }
+    }
+
+    private var mayHoldObjects: Bool {
+        switch self {
+        case .object, .array: true
+        default: false
         }
     }
 }

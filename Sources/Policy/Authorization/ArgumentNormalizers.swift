@@ -23,39 +23,61 @@ enum PathNormalizer {
 
     static func normalize(_ raw: String) -> Result<String, ArgumentNormalizer.Refusal> {
         var text = raw
-        for _ in 0..<maximumDecodingRounds {
-            guard text.contains("%"), let decoded = text.removingPercentEncoding, decoded != text else { break }
-            text = decoded
+        if text.utf8.contains(UInt8(ascii: "%")) {
+            for _ in 0..<maximumDecodingRounds {
+                guard text.utf8.contains(UInt8(ascii: "%")), let decoded = text.removingPercentEncoding,
+                    decoded != text
+                else { break }
+                text = decoded
+            }
+            if text.utf8.contains(UInt8(ascii: "%")), text.removingPercentEncoding.map({ $0 != text }) == true {
+                return .failure(.init(reason: "the path is percent-encoded more than \(maximumDecodingRounds) times"))
+            }
         }
-        if text.contains("%"), text.removingPercentEncoding.map({ $0 != text }) == true {
-            return .failure(.init(reason: "the path is percent-encoded more than \(maximumDecodingRounds) times"))
-        }
-        text = text.precomposedStringWithCompatibilityMapping
-        if text.unicodeScalars.contains(where: {
+        // ASCII is its own NFKC form: only other text pays for the Unicode normalisation.
+        if !text.utf8.allSatisfy({ $0 < 0x80 }) { text = text.precomposedStringWithCompatibilityMapping }
+        let isASCII = text.utf8.allSatisfy { $0 < 0x80 }
+        if isASCII {
+            if text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                return .failure(.init(reason: "the path contains NUL or control characters"))
+            }
+        } else if text.unicodeScalars.contains(where: {
             $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value)
         }) {
             return .failure(.init(reason: "the path contains NUL or control characters"))
         }
-        text = text.replacingOccurrences(of: "\\", with: "/")
-        let isAbsolute = text.hasPrefix("/")
-        var segments: [Substring] = []
-        for segment in text.split(separator: "/", omittingEmptySubsequences: true) {
-            switch segment {
-            case ".":
-                continue
-            case "..":
-                if segments.isEmpty || segments.last == ".." {
+        // Segments are resolved on the UTF-8 bytes: `/`, `\` and `.` are ASCII, and UTF-8 never
+        // uses ASCII bytes inside a multi-byte character.
+        let bytes = Array(text.utf8)
+        let slash = UInt8(ascii: "/")
+        let dot = UInt8(ascii: ".")
+        let isAbsolute = bytes.first == slash || bytes.first == UInt8(ascii: "\\")
+        var segments: [ArraySlice<UInt8>] = []
+        var start = 0
+        for index in 0...bytes.count {
+            guard index == bytes.count || bytes[index] == slash || bytes[index] == UInt8(ascii: "\\") else { continue }
+            let segment = bytes[start..<index]
+            start = index + 1
+            if segment.isEmpty || segment.elementsEqual([dot]) { continue }
+            if segment.elementsEqual([dot, dot]) {
+                if segments.isEmpty || segments.last?.elementsEqual([dot, dot]) == true {
                     // Above the root stays at the root; a relative path keeps its leading `..`.
                     if !isAbsolute { segments.append(segment) }
                 } else {
                     segments.removeLast()
                 }
-            default:
+            } else {
                 segments.append(segment)
             }
         }
-        let joined = segments.joined(separator: "/")
-        return .success(isAbsolute ? "/" + joined : joined)
+        var joined: [UInt8] = []
+        joined.reserveCapacity(bytes.count + 1)
+        for (position, segment) in segments.enumerated() {
+            if isAbsolute || position > 0 { joined.append(slash) }
+            joined.append(contentsOf: segment)
+        }
+        if isAbsolute && segments.isEmpty { joined.append(slash) }
+        return .success(String(decoding: joined, as: UTF8.self))
     }
 
     /// Whether `path` lies under `directory` (both normalised), segment by segment: `/srv/pub` is not

@@ -8,24 +8,22 @@ internal import Synchronization
 final class LimitCounters: Sendable {
     static let shardCount = 16
 
-    private final class Shard: Sendable {
-        let counters = Mutex<[String: Counter]>([:])
+    /// One shard's counters. Separate dictionaries by kind, so each counter is mutated in place
+    /// (`dictionary[key, default:]`): copying a window out and back would copy its whole log.
+    private struct Counters {
+        var windows: [String: SlidingWindow] = [:]
+        var inFlight: [String: Int] = [:]
+        var tokens: [String: TokenWindow] = [:]
+    }
 
-        func withLock<Result>(_ body: (inout [String: Counter]) -> Result) -> Result {
-            counters.withLock { body(&$0) }
-        }
+    private final class Shard: Sendable {
+        let counters = Mutex(Counters())
     }
 
     private let shards: [Shard]
 
     init() {
         shards = (0..<Self.shardCount).map { _ in Shard() }
-    }
-
-    enum Counter {
-        case window(SlidingWindow)
-        case concurrent(Int)
-        case tokens(TokenWindow)
     }
 
     private func shard(_ key: String) -> Shard {
@@ -37,40 +35,32 @@ final class LimitCounters: Sendable {
     /// Counts one request against `limit` requests per `window`; nil when admitted, else how long
     /// until one would be.
     func takeRequest(key: String, limit: Int, window: Duration, now: ContinuousClock.Instant) -> Duration? {
-        shard(key).withLock { counters in
-            var log: SlidingWindow
-            if case .window(let existing) = counters[key] { log = existing } else { log = SlidingWindow() }
-            let wait = log.take(limit: limit, window: window, now: now)
-            counters[key] = .window(log)
-            return wait
+        shard(key).counters.withLock { counters in
+            counters.windows[key, default: SlidingWindow()].take(limit: limit, window: window, now: now)
         }
     }
 
     /// Undoes a `takeRequest` at `instant` (another limit of the same call refused it).
     func returnRequest(key: String, at instant: ContinuousClock.Instant) {
-        shard(key).withLock { counters in
-            guard case .window(var log) = counters[key] else { return }
-            log.remove(instant)
-            counters[key] = .window(log)
+        shard(key).counters.withLock { counters in
+            counters.windows[key]?.remove(instant)
         }
     }
 
     /// One more call in flight, if fewer than `limit` are.
     func enter(key: String, limit: Int) -> Bool {
-        shard(key).withLock { counters in
-            var current = 0
-            if case .concurrent(let count) = counters[key] { current = count }
+        shard(key).counters.withLock { counters in
+            let current = counters.inFlight[key] ?? 0
             guard current < limit else { return false }
-            counters[key] = .concurrent(current + 1)
+            counters.inFlight[key] = current + 1
             return true
         }
     }
 
     func leave(key: String) {
-        shard(key).withLock { counters in
-            if case .concurrent(let count) = counters[key] {
-                counters[key] = count > 1 ? .concurrent(count - 1) : nil
-            }
+        shard(key).counters.withLock { counters in
+            guard let count = counters.inFlight[key] else { return }
+            counters.inFlight[key] = count > 1 ? count - 1 : nil
         }
     }
 
@@ -85,30 +75,29 @@ final class LimitCounters: Sendable {
         window: Duration,
         now: ContinuousClock.Instant
     ) -> Duration? {
-        shard(key).withLock { counters in
-            var tokens: TokenWindow
-            if case .tokens(let existing) = counters[key] { tokens = existing } else { tokens = TokenWindow() }
-            let wait = tokens.reserve(estimate: estimate, limit: limit, window: window, now: now)
-            counters[key] = .tokens(tokens)
-            return wait
+        shard(key).counters.withLock { counters in
+            counters.tokens[key, default: TokenWindow()].reserve(
+                estimate: estimate,
+                limit: limit,
+                window: window,
+                now: now
+            )
         }
     }
 
     /// Replaces a reservation with what the call really used.
     func settleTokens(key: String, reserved: Int, used: Int, now: ContinuousClock.Instant) {
-        shard(key).withLock { counters in
-            var tokens: TokenWindow
-            if case .tokens(let existing) = counters[key] { tokens = existing } else { tokens = TokenWindow() }
-            tokens.settle(reserved: reserved, used: used, now: now)
-            counters[key] = .tokens(tokens)
+        shard(key).counters.withLock { counters in
+            counters.tokens[key, default: TokenWindow()].settle(reserved: reserved, used: used, now: now)
         }
     }
 
     /// Tokens used in the window and reserved by calls in flight (for `/admin` and tests).
     func tokenUsage(key: String, window: Duration, now: ContinuousClock.Instant) -> (used: Int, reserved: Int) {
-        shard(key).withLock { counters in
-            guard case .tokens(var tokens) = counters[key] else { return (0, 0) }
-            tokens.expire(window: window, now: now)
+        shard(key).counters.withLock { counters in
+            guard counters.tokens[key] != nil else { return (0, 0) }
+            counters.tokens[key, default: TokenWindow()].expire(window: window, now: now)
+            let tokens = counters.tokens[key, default: TokenWindow()]
             return (tokens.used, tokens.reserved)
         }
     }

@@ -96,11 +96,15 @@ struct RowWriter<Row: Sendable>: Service {
     let write: @Sendable ([Row]) async throws -> Void
     let batchSize = 500
     let finalAttempts = 3
+    /// How long a wake-up waits for more rows before writing: one transaction (and one hop to the
+    /// store's thread) for every row of a busy moment instead of one per row.
+    let gatherTime: Duration = .milliseconds(20)
 
     func run() async throws {
         await withGracefulShutdownHandler {
             var pause: Duration = .milliseconds(100)
             for await _ in queue.rowsReady {
+                if queue.count < batchSize { try? await Task.sleep(for: gatherTime) }
                 while true {
                     let rows = queue.take(limit: batchSize)
                     if rows.isEmpty { break }

@@ -12,6 +12,8 @@ public struct GatehouseRequestContext: RequestContext {
     var requestID = GatehouseCore.RequestID()
     /// Set by the authentication middleware on proxy routes; nil elsewhere.
     var identity: Identity?
+    /// The request's well-formed W3C `traceparent`, set by the request-id middleware.
+    var traceParent: String?
     /// The configured body limit, so Hummingbird's own decoders enforce the same number.
     public var maxUploadSize: Int = 4 << 20
 
@@ -37,7 +39,8 @@ extension GatehouseRequestContext: LLMRequestContextProtocol, MCPRequestContextP
             connection: ClientConnection(
                 isOpen: { channel.isActive },
                 waitUntilClosed: { await ConnectionCloseWatcher.wait(for: closeFuture) }
-            )
+            ),
+            traceParent: traceParent
         )
     }
 

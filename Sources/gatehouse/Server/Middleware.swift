@@ -110,6 +110,7 @@ struct RequestIDMiddleware: RouterMiddleware {
         context.logger[metadataKey: "request_id"] = "\(requestID)"
         if let header = request.headers[.traceparent], let traceParent = TraceParent(header: header[...]) {
             context.logger[metadataKey: "trace_id"] = "\(traceParent.traceID)"
+            context.traceParent = header
         }
         var response = try await next(request, context)
         response.headers[.requestID] = requestID.description
