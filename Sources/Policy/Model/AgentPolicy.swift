@@ -51,8 +51,16 @@ struct LimitRule: Sendable {
     let id: String
     let scope: LimitScope
     let kind: LimitKind
-    /// The counter's identity across reloads: changing the number keeps the count.
-    var counterKey: String { "\(scope.key)|\(kind.key)" }
+    /// The counter's identity across reloads: changing the number keeps the count. Built once:
+    /// it is part of every counted call's key.
+    let counterKey: String
+
+    init(id: String, scope: LimitScope, kind: LimitKind) {
+        self.id = id
+        self.scope = scope
+        self.kind = kind
+        self.counterKey = "\(scope.key)|\(kind.key)"
+    }
 }
 
 /// A spending cap on the agent's LLM calls for a period.
