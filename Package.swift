@@ -79,8 +79,9 @@ let package = Package(
         .target(
             name: "LLMProxy",
             dependencies: [
-                "GatehouseCore", "Policy", "GatehouseTracing",
+                "GatehouseCore", "GatehouseConfig", "Policy", "GatehouseTracing",
                 "GatehouseJSON", "GatehouseSSE",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,8 +93,9 @@ let package = Package(
         .target(
             name: "MCPHost",
             dependencies: [
-                "GatehouseCore", "Policy", "GatehouseTracing",
+                "GatehouseCore", "GatehouseConfig", "Policy", "GatehouseTracing",
                 "GatehouseJSON", "GatehouseSSE", "CGatehouseSpawn",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -21,33 +21,6 @@ struct GatehouseConfiguration: Sendable, Equatable {
     var auth = AuthSettings()
 }
 
-struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
-    var host: String
-    var port: Int
-
-    /// `HOST:PORT`, with IPv6 hosts in brackets (`[::1]:4000`).
-    static func parse(_ text: String) -> ListenAddress? {
-        let host: Substring
-        let portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
-                return nil
-            }
-            host = text[text.index(after: text.startIndex)..<close]
-            portText = text[text.index(close, offsetBy: 2)...]
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return nil }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-            if host.contains(":") { return nil }  // a bare IPv6 address needs brackets
-        }
-        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
-        return ListenAddress(host: String(host), port: port)
-    }
-
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-}
-
 struct ServerSettings: Sendable, Equatable {
     var listen = ListenAddress(host: "127.0.0.1", port: 4000)
     var maxBodySize = 4 << 20
@@ -93,23 +66,13 @@ extension GatehouseConfiguration {
         "logging": ["level", "format"],
         "admin": ["token"],
         "agents[]": ["name", "api_keys"],
-        "providers[]": ["name", "type", "base_url", "api_key", "api_version", "anthropic_version", "headers"],
-        "models[]": ["name", "aliases", "deployments", "retries", "default_max_tokens"],
-        "models[].deployments[]": [
-            "provider", "model", "weight", "priority", "first_byte_timeout", "cooldown",
-        ],
-        "prices.*": ["input", "output", "cached_input", "cache_write"],
-        "upstream": ["connect_timeout", "idle_timeout", "proxy"],
-        "mcp": ["tool_pinning", "allowed_origins", "request_timeout", "servers"],
-        "mcp.servers[]": [
-            "name", "transport", "command", "args", "env", "cwd", "url", "headers", "bearer_token",
-            "connect_timeout", "startup_timeout", "pinning", "tools",
-        ],
-        "mcp.servers[].tools": ["include", "exclude", "rename", "descriptions"],
         "policy": PolicySettings.knownKeys,
         "auth": AuthSettings.knownKeys,
         "auth.jwt": AuthSettings.jwtKeys,
-    ]
+    ].merging(LLMConfigurationDecoder.knownKeys) { own, _ in own }.merging(MCPConfigurationDecoder.knownKeys) {
+        own,
+        _ in own
+    }
 
     static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
 

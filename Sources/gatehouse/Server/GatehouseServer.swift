@@ -1,3 +1,4 @@
+internal import GatehouseConfig
 internal import HTTPTypes
 internal import Hummingbird
 internal import HummingbirdCore

@@ -1,17 +1,28 @@
 internal import Foundation
-internal import GatehouseConfig
-internal import MCPHost
-internal import Yams
+public import GatehouseConfig
+public import Yams
 
 /// Reads the `mcp` section: settings of the tool plane and the upstream MCP servers.
-enum MCPConfigurationDecoder {
+public enum MCPConfigurationDecoder {
+    /// Every key of the `mcp` section, by subsection (`mcp.servers[]` is one list item).
+    public static let knownKeys: [String: [String]] = [
+        "mcp": ["tool_pinning", "allowed_origins", "request_timeout", "servers"],
+        "mcp.servers[]": [
+            "name", "transport", "command", "args", "env", "cwd", "url", "headers", "bearer_token",
+            "connect_timeout", "startup_timeout", "pinning", "tools",
+        ],
+        "mcp.servers[].tools": ["include", "exclude", "rename", "descriptions"],
+    ]
+
+    static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
+
     /// What a stdio server inherits from the gateway's environment: enough to run an interpreter,
     /// never the gateway's own credentials. Anything else is given per server under `env`.
     static let inheritedEnvironment = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "SHELL"]
 
-    static func decode(_ node: Node, reader: inout ConfigReader) -> MCPHostConfiguration {
+    public static func decode(_ node: Node, reader: inout ConfigReader) -> MCPHostConfiguration {
         var configuration = MCPHostConfiguration()
-        guard let entries = reader.mapping(node, path: "mcp", allowedKeys: GatehouseConfiguration.keys("mcp")) else {
+        guard let entries = reader.mapping(node, path: "mcp", allowedKeys: Self.keys("mcp")) else {
             return configuration
         }
         if let node = entries["tool_pinning"],
@@ -50,7 +61,7 @@ enum MCPConfigurationDecoder {
                 let entries = reader.mapping(
                     item,
                     path: path,
-                    allowedKeys: GatehouseConfiguration.keys("mcp.servers[]")
+                    allowedKeys: Self.keys("mcp.servers[]")
                 )
             else { continue }
             guard let nameNode = entries["name"], let name = reader.nonEmptyString(nameNode, path: "\(path).name")
@@ -232,7 +243,7 @@ enum MCPConfigurationDecoder {
             let entries = reader.mapping(
                 node,
                 path: path,
-                allowedKeys: GatehouseConfiguration.keys("mcp.servers[].tools")
+                allowedKeys: Self.keys("mcp.servers[].tools")
             )
         else {
             return curation

@@ -1,14 +1,28 @@
 internal import Foundation
-internal import GatehouseConfig
+public import GatehouseConfig
 internal import GatehouseCore
-internal import LLMProxy
-internal import Yams
+public import Yams
 
 /// Reads the LLM plane's sections (`providers`, `models`, `prices`, `upstream`) and checks that
 /// they refer to each other correctly: every deployment names a provider that exists, model
 /// names and aliases are unique.
-enum LLMConfigurationDecoder {
-    static func decode(_ sections: [String: Node], reader: inout ConfigReader) -> LLMProxyConfiguration {
+public enum LLMConfigurationDecoder {
+    /// Every key of the LLM plane's sections, by section (`providers[]` is one list item); the
+    /// executable's schema test holds `docs/gatehouse.schema.json` to them.
+    public static let knownKeys: [String: [String]] = [
+        "providers[]": ["name", "type", "base_url", "api_key", "api_version", "anthropic_version", "headers"],
+        "models[]": ["name", "aliases", "deployments", "retries", "default_max_tokens"],
+        "models[].deployments[]": [
+            "provider", "model", "weight", "priority", "first_byte_timeout", "cooldown",
+        ],
+        "prices.*": ["input", "output", "cached_input", "cache_write"],
+        "upstream": ["connect_timeout", "idle_timeout", "proxy"],
+    ]
+
+    static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
+
+    /// Reads `providers`, `models`, `prices` and `upstream` from the top-level sections.
+    public static func decode(_ sections: [String: Node], reader: inout ConfigReader) -> LLMProxyConfiguration {
         var configuration = LLMProxyConfiguration()
         if let node = sections["upstream"] { decodeUpstream(node, into: &configuration, reader: &reader) }
         if let node = sections["providers"] { configuration.providers = decodeProviders(node, reader: &reader) }
@@ -26,7 +40,7 @@ enum LLMConfigurationDecoder {
         into configuration: inout LLMProxyConfiguration,
         reader: inout ConfigReader
     ) {
-        guard let entries = reader.mapping(node, path: "upstream", allowedKeys: GatehouseConfiguration.keys("upstream"))
+        guard let entries = reader.mapping(node, path: "upstream", allowedKeys: Self.keys("upstream"))
         else {
             return
         }
@@ -62,7 +76,7 @@ enum LLMConfigurationDecoder {
         for (index, item) in items.enumerated() {
             let path = "providers[\(index)]"
             guard
-                let entries = reader.mapping(item, path: path, allowedKeys: GatehouseConfiguration.keys("providers[]"))
+                let entries = reader.mapping(item, path: path, allowedKeys: Self.keys("providers[]"))
             else {
                 continue
             }
@@ -175,7 +189,7 @@ enum LLMConfigurationDecoder {
         var names: Set<String> = []
         for (index, item) in items.enumerated() {
             let path = "models[\(index)]"
-            guard let entries = reader.mapping(item, path: path, allowedKeys: GatehouseConfiguration.keys("models[]"))
+            guard let entries = reader.mapping(item, path: path, allowedKeys: Self.keys("models[]"))
             else {
                 continue
             }
@@ -267,7 +281,7 @@ enum LLMConfigurationDecoder {
             let entries = reader.mapping(
                 node,
                 path: path,
-                allowedKeys: GatehouseConfiguration.keys("models[].deployments[]")
+                allowedKeys: Self.keys("models[].deployments[]")
             )
         else { return nil }
         guard let providerNode = entries["provider"],
@@ -343,7 +357,7 @@ enum LLMConfigurationDecoder {
                 let entries = reader.mapping(
                     valueNode,
                     path: path,
-                    allowedKeys: GatehouseConfiguration.keys("prices.*")
+                    allowedKeys: Self.keys("prices.*")
                 )
             else {
                 continue
