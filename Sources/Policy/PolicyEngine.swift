@@ -30,8 +30,8 @@ public final class PolicyTicket: Sendable {
     private let holds: Mutex<Holds?>
 
     struct Holds {
-        var concurrencyKeys: [String] = []
-        var tokenReservations: [(key: String, estimate: Int)] = []
+        var concurrencyKeys: [CounterKey] = []
+        var tokenReservations: [(key: CounterKey, estimate: Int)] = []
         let counters: LimitCounters?
     }
 
@@ -170,7 +170,7 @@ public final class PolicyEngine: PolicyDecisionPoint {
             return .refused(refusal)
         }
         var holds = PolicyTicket.Holds(counters: counters)
-        var takenRequests: [(key: String, instant: ContinuousClock.Instant)] = []
+        var takenRequests: [(key: CounterKey, instant: ContinuousClock.Instant)] = []
         func undo() {
             for (key, instant) in takenRequests { counters.returnRequest(key: key, at: instant) }
             for key in holds.concurrencyKeys { counters.leave(key: key) }
@@ -180,7 +180,7 @@ public final class PolicyEngine: PolicyDecisionPoint {
         }
         for limit in policy.limits {
             guard let item = Self.item(limit.scope, counting: input.action, kind: limit.kind) else { continue }
-            let key = "\(agent)|\(limit.counterKey)|\(item)"
+            let key = CounterKey(agent: agent, limit: limit.counterKey, item: item)
             let refusal: (wait: Duration, unit: PolicyDecision.RefusingLimit.Unit, allowed: Int, per: String)?
             switch limit.kind {
             case .requests(let allowed, let window):

@@ -5,15 +5,24 @@ internal import Synchronization
 ///
 /// Counters live in shards, each behind its own lock, held only to update one counter: calls of
 /// different agents or tools rarely meet on one lock.
+/// Which counter: the agent, the limit (its scope and kind, stable across reloads) and the item
+/// it counts (a tool, model or server; empty for the agent as a whole). Three strings hashed
+/// together, so a call builds no key string.
+struct CounterKey: Hashable, Sendable {
+    let agent: String
+    let limit: String
+    let item: String
+}
+
 final class LimitCounters: Sendable {
     static let shardCount = 16
 
     /// One shard's counters. Separate dictionaries by kind, so each counter is mutated in place
     /// (`dictionary[key, default:]`): copying a window out and back would copy its whole log.
     private struct Counters {
-        var windows: [String: SlidingWindow] = [:]
-        var inFlight: [String: Int] = [:]
-        var tokens: [String: TokenWindow] = [:]
+        var windows: [CounterKey: SlidingWindow] = [:]
+        var inFlight: [CounterKey: Int] = [:]
+        var tokens: [CounterKey: TokenWindow] = [:]
     }
 
     private final class Shard: Sendable {
@@ -26,7 +35,7 @@ final class LimitCounters: Sendable {
         shards = (0..<Self.shardCount).map { _ in Shard() }
     }
 
-    private func shard(_ key: String) -> Shard {
+    private func shard(_ key: CounterKey) -> Shard {
         var hasher = Hasher()
         hasher.combine(key)
         return shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(Self.shardCount))]
@@ -34,21 +43,21 @@ final class LimitCounters: Sendable {
 
     /// Counts one request against `limit` requests per `window`; nil when admitted, else how long
     /// until one would be.
-    func takeRequest(key: String, limit: Int, window: Duration, now: ContinuousClock.Instant) -> Duration? {
+    func takeRequest(key: CounterKey, limit: Int, window: Duration, now: ContinuousClock.Instant) -> Duration? {
         shard(key).counters.withLock { counters in
             counters.windows[key, default: SlidingWindow()].take(limit: limit, window: window, now: now)
         }
     }
 
     /// Undoes a `takeRequest` at `instant` (another limit of the same call refused it).
-    func returnRequest(key: String, at instant: ContinuousClock.Instant) {
+    func returnRequest(key: CounterKey, at instant: ContinuousClock.Instant) {
         shard(key).counters.withLock { counters in
             counters.windows[key]?.remove(instant)
         }
     }
 
     /// One more call in flight, if fewer than `limit` are.
-    func enter(key: String, limit: Int) -> Bool {
+    func enter(key: CounterKey, limit: Int) -> Bool {
         shard(key).counters.withLock { counters in
             let current = counters.inFlight[key] ?? 0
             guard current < limit else { return false }
@@ -57,7 +66,7 @@ final class LimitCounters: Sendable {
         }
     }
 
-    func leave(key: String) {
+    func leave(key: CounterKey) {
         shard(key).counters.withLock { counters in
             guard let count = counters.inFlight[key] else { return }
             counters.inFlight[key] = count > 1 ? count - 1 : nil
@@ -69,7 +78,7 @@ final class LimitCounters: Sendable {
     /// together they overshoot by at most about one call. nil when reserved, else how long until
     /// the window has room.
     func reserveTokens(
-        key: String,
+        key: CounterKey,
         estimate: Int,
         limit: Int,
         window: Duration,
@@ -86,14 +95,14 @@ final class LimitCounters: Sendable {
     }
 
     /// Replaces a reservation with what the call really used.
-    func settleTokens(key: String, reserved: Int, used: Int, now: ContinuousClock.Instant) {
+    func settleTokens(key: CounterKey, reserved: Int, used: Int, now: ContinuousClock.Instant) {
         shard(key).counters.withLock { counters in
             counters.tokens[key, default: TokenWindow()].settle(reserved: reserved, used: used, now: now)
         }
     }
 
     /// Tokens used in the window and reserved by calls in flight (for `/admin` and tests).
-    func tokenUsage(key: String, window: Duration, now: ContinuousClock.Instant) -> (used: Int, reserved: Int) {
+    func tokenUsage(key: CounterKey, window: Duration, now: ContinuousClock.Instant) -> (used: Int, reserved: Int) {
         shard(key).counters.withLock { counters in
             guard counters.tokens[key] != nil else { return (0, 0) }
             counters.tokens[key, default: TokenWindow()].expire(window: window, now: now)
