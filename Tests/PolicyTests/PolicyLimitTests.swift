@@ -113,7 +113,11 @@ struct PolicyLimitTests {
         while case .admitted(let ticket) = engine.evaluate(model, estimatedTokens: 150) { tickets.append(ticket) }
         #expect(tickets.count == 3)  // 0, 150, 300 are under 400; 450 is not
         for ticket in tickets { ticket.finish(usedTokens: 50) }
-        let usage = engine.counters.tokenUsage(key: CounterKey(agent: "a", limit: "model:small|tokens/60s", item: "small"), window: .seconds(60), now: .now)
+        let usage = engine.counters.tokenUsage(
+            key: CounterKey(agent: "a", limit: "model:small|tokens/60s", item: "small"),
+            window: .seconds(60),
+            now: .now
+        )
         #expect(usage.used == 150 && usage.reserved == 0)
         let inFlight = engine.evaluate(model, estimatedTokens: 300)
         guard case .admitted = inFlight, case .refused(let refusal) = engine.evaluate(model, estimatedTokens: 1) else {
