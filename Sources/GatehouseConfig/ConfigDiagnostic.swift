@@ -2,7 +2,9 @@
 ///
 /// Messages never quote a configured value: a secret written in the wrong place must not be
 /// printed back by `gatehouse validate`, a reload error or a log line.
-public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
+///
+/// Encodes as `{file, line, column, path, message, hint}` (the admin API's shape for problems).
+public struct ConfigDiagnostic: Sendable, Equatable, Encodable, CustomStringConvertible {
     /// The file as the user named it, or `<embedded defaults>`.
     public let file: String
     public let line: Int
@@ -20,6 +22,10 @@ public struct ConfigDiagnostic: Sendable, Equatable, CustomStringConvertible {
         self.path = path
         self.message = message
         self.hint = hint
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case file, line, column, path, message, hint
     }
 
     public var description: String {

@@ -33,6 +33,17 @@ public final class PolicyTicket: Sendable {
         var concurrencyKeys: [CounterKey] = []
         var tokenReservations: [(key: CounterKey, estimate: Int)] = []
         let counters: LimitCounters?
+
+        /// Leaves the concurrency slots and settles the reservations (at their estimate when
+        /// `usedTokens` is nil).
+        func release(usedTokens: Int?) {
+            guard let counters else { return }
+            for key in concurrencyKeys { counters.leave(key: key) }
+            let now = ContinuousClock.now
+            for (key, estimate) in tokenReservations {
+                counters.settleTokens(key: key, reserved: estimate, used: usedTokens ?? estimate, now: now)
+            }
+        }
     }
 
     init(decision: PolicyDecision, holds: Holds?) {
@@ -48,27 +59,15 @@ public final class PolicyTicket: Sendable {
     /// Gives back what the call held. `usedTokens`: what an LLM call really used; nil when unknown,
     /// which settles each reservation at its estimate.
     public func finish(usedTokens: Int?) {
-        guard
-            let holds = holds.withLock({ holds -> Holds? in
-                defer { holds = nil }
-                return holds
-            })
-        else { return }
-        guard let counters = holds.counters else { return }
-        for key in holds.concurrencyKeys { counters.leave(key: key) }
-        let now = ContinuousClock.now
-        for (key, estimate) in holds.tokenReservations {
-            counters.settleTokens(key: key, reserved: estimate, used: usedTokens ?? estimate, now: now)
+        let taken = holds.withLock { holds -> Holds? in
+            defer { holds = nil }
+            return holds
         }
+        taken?.release(usedTokens: usedTokens)
     }
 
     deinit {
-        guard let holds = holds.withLock({ $0 }), let counters = holds.counters else { return }
-        for key in holds.concurrencyKeys { counters.leave(key: key) }
-        let now = ContinuousClock.now
-        for (key, estimate) in holds.tokenReservations {
-            counters.settleTokens(key: key, reserved: estimate, used: 0, now: now)
-        }
+        holds.withLock { $0 }?.release(usedTokens: 0)
     }
 }
 
@@ -173,10 +172,7 @@ public final class PolicyEngine: PolicyDecisionPoint {
         var takenRequests: [(key: CounterKey, instant: ContinuousClock.Instant)] = []
         func undo() {
             for (key, instant) in takenRequests { counters.returnRequest(key: key, at: instant) }
-            for key in holds.concurrencyKeys { counters.leave(key: key) }
-            for (key, estimate) in holds.tokenReservations {
-                counters.settleTokens(key: key, reserved: estimate, used: 0, now: now)
-            }
+            holds.release(usedTokens: 0)
         }
         for limit in policy.limits {
             guard let item = Self.item(limit.scope, counting: input.action, kind: limit.kind) else { continue }
@@ -291,13 +287,6 @@ public final class PolicyEngine: PolicyDecisionPoint {
         if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
         if seconds % 60 == 0 { return "\(seconds / 60)m" }
         return "\(seconds)s"
-    }
-}
-
-extension PolicyDecision {
-    static func wholeSeconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return max(1, Int(seconds) + (attoseconds > 0 ? 1 : 0))
     }
 }
 

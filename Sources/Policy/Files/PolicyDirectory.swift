@@ -97,38 +97,29 @@ public enum PolicyDirectory {
                 merged.limits += shared.limits
                 if merged.budgets.isEmpty { merged.budgets = shared.budgets }
             }
-            for (agent, node) in decoded.agents {
-                if let owner = owners[agent] {
-                    diagnostics.append(
-                        ConfigDiagnostic(
-                            file: sources.first { $0.name == file }?.path ?? file,
-                            line: (node.mark?.line ?? 1),
-                            column: (node.mark?.column ?? 1),
-                            path: "agents",
-                            message: "agent '\(agent)' already has a policy in \(owner)",
-                            hint: "one file per agent: merge the two"
-                        )
-                    )
-                    continue
+            let path = sources.first { $0.name == file }?.path ?? file
+            // One file per agent and per group: a second claim is reported where it is written.
+            func claim(_ name: String, _ node: Node, kind: String, owners: inout [String: String]) -> Bool {
+                guard let owner = owners[name] else {
+                    owners[name] = file
+                    return true
                 }
-                owners[agent] = file
+                diagnostics.append(
+                    ConfigDiagnostic(
+                        file: path,
+                        line: node.mark?.line ?? 1,
+                        column: node.mark?.column ?? 1,
+                        path: "\(kind)s",
+                        message: "\(kind) '\(name)' already has a policy in \(owner)",
+                        hint: "one file per \(kind): merge the two"
+                    )
+                )
+                return false
+            }
+            for (agent, node) in decoded.agents where claim(agent, node, kind: "agent", owners: &owners) {
                 policies[agent] = merged
             }
-            for (group, node) in decoded.groups {
-                if let owner = groupOwners[group] {
-                    diagnostics.append(
-                        ConfigDiagnostic(
-                            file: sources.first { $0.name == file }?.path ?? file,
-                            line: node.mark?.line ?? 1,
-                            column: node.mark?.column ?? 1,
-                            path: "groups",
-                            message: "group '\(group)' already has a policy in \(owner)",
-                            hint: "one file per group: merge the two"
-                        )
-                    )
-                    continue
-                }
-                groupOwners[group] = file
+            for (group, node) in decoded.groups where claim(group, node, kind: "group", owners: &groupOwners) {
                 groupPolicies.append((group, merged))
             }
         }

@@ -351,11 +351,7 @@ struct PolicyFileDecoder {
                 rules.append(LimitRule(id: id, scope: scope, kind: .concurrent(count)))
                 continue
             }
-            if kindKey == "tokens", case .server = scope {
-                reader.report(item, path: path, "token limits count LLM calls: per agent or per model")
-                continue
-            }
-            if kindKey == "tokens", case .tool = scope {
+            if kindKey == "tokens", selectors.first == "tool" || selectors.first == "server" {
                 reader.report(item, path: path, "token limits count LLM calls: per agent or per model")
                 continue
             }

@@ -136,6 +136,7 @@ public enum PolicyTestSuite {
     public static func run(_ cases: [PolicyTestCase], policies: PolicySet) -> [PolicyTestResult] {
         let engine = PolicyEngine(policies)
         var held: [PolicyTicket] = []
+        defer { withExtendedLifetime(held) {} }
         return cases.map { testCase in
             var last = PolicyDecision.noPolicy
             for _ in 0..<testCase.repeatCount {
@@ -148,7 +149,6 @@ public enum PolicyTestSuite {
                     last = decision
                 }
             }
-            _ = held
             return PolicyTestResult(testCase: testCase, decision: last)
         }
     }

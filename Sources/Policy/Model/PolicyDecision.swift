@@ -49,8 +49,12 @@ public struct PolicyDecision: Sendable, Equatable, CustomStringConvertible {
 
     /// Whole seconds to wait, at least 1: what `Retry-After` says.
     public var retryAfterSeconds: Int? {
-        guard let retryAfter else { return nil }
-        let (seconds, attoseconds) = retryAfter.components
+        retryAfter.map(Self.wholeSeconds)
+    }
+
+    /// A wait rounded up to whole seconds, at least 1.
+    static func wholeSeconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
         return max(1, Int(seconds) + (attoseconds > 0 ? 1 : 0))
     }
 

@@ -1,4 +1,6 @@
 internal import ArgumentParser
+internal import Foundation
+internal import GatehouseConfig
 
 @main
 struct GatehouseCommand: AsyncParsableCommand {
@@ -27,4 +29,13 @@ struct ConfigOption: ParsableArguments {
     var config: String?
 
     var source: ConfigSource { config.map(ConfigSource.file) ?? .embeddedDefaults }
+}
+
+/// Prints every problem on stderr, then how many there were in `subject`.
+func printDiagnostics(_ diagnostics: [ConfigDiagnostic], subject: String) {
+    for diagnostic in diagnostics {
+        FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+    }
+    let noun = diagnostics.count == 1 ? "error" : "errors"
+    FileHandle.standardError.write(Data("\(subject): \(diagnostics.count) \(noun)\n".utf8))
 }

@@ -47,14 +47,6 @@ struct PolicyDirectoryOption: ParsableArguments {
     }
 }
 
-func printDiagnostics(_ diagnostics: [ConfigDiagnostic], subject: String) {
-    for diagnostic in diagnostics {
-        FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
-    }
-    let noun = diagnostics.count == 1 ? "error" : "errors"
-    FileHandle.standardError.write(Data("\(subject): \(diagnostics.count) \(noun)\n".utf8))
-}
-
 struct PolicyCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",

@@ -148,9 +148,7 @@ struct GatewayRunner {
         )
         let policyErrors = policyWatcher.loadInitial()
         guard policyErrors.isEmpty else {
-            for diagnostic in policyErrors {
-                FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
-            }
+            printDiagnostics(policyErrors, subject: configuration.policy.directory ?? "policies")
             logger.critical("cannot start: the policies are invalid", metadata: ["errors": "\(policyErrors.count)"])
             await upstreamClient.shutdown()
             await store.close()

@@ -27,20 +27,12 @@ struct ValidateCommand: ParsableCommand {
                         "\(directory): valid (\(policies.files.count) files, \(policies.governedAgents.count) agents)"
                     )
                 case .invalid(let diagnostics):
-                    for diagnostic in diagnostics {
-                        FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
-                    }
-                    let noun = diagnostics.count == 1 ? "error" : "errors"
-                    FileHandle.standardError.write(Data("\(directory): \(diagnostics.count) \(noun)\n".utf8))
+                    printDiagnostics(diagnostics, subject: directory)
                     throw ExitCode(1)
                 }
             }
         case .invalid(let diagnostics):
-            for diagnostic in diagnostics {
-                FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
-            }
-            let noun = diagnostics.count == 1 ? "error" : "errors"
-            FileHandle.standardError.write(Data("\(source): \(diagnostics.count) \(noun)\n".utf8))
+            printDiagnostics(diagnostics, subject: source.description)
             throw ExitCode(1)
         }
     }

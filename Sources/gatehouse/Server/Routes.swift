@@ -97,16 +97,8 @@ struct AdminRoutes {
             let message: String
             let type = "invalid_config"
         }
-        struct Problem: Encodable {
-            let file: String
-            let line: Int
-            let column: Int
-            let path: String
-            let message: String
-            let hint: String?
-        }
         let error: Detail
-        let errors: [Problem]
+        let errors: [ConfigDiagnostic]
     }
 
     private struct History: Encodable {
@@ -121,20 +113,12 @@ struct AdminRoutes {
     }
 
     private struct PolicyStatus: Encodable {
-        struct Problem: Encodable {
-            let file: String
-            let line: Int
-            let column: Int
-            let path: String
-            let message: String
-            let hint: String?
-        }
         let directory: String?
         let loaded_at: String?
         let files: [String]
         let agents: [String]
         /// The last change that was rejected (the running policies are the previous ones).
-        let errors: [Problem]
+        let errors: [ConfigDiagnostic]
     }
 
     private struct Audit: Encodable {
@@ -205,16 +189,7 @@ struct AdminRoutes {
                     loaded_at: status.loadedAt,
                     files: policies.files,
                     agents: policies.governedAgents,
-                    errors: status.errors.map {
-                        .init(
-                            file: $0.file,
-                            line: $0.line,
-                            column: $0.column,
-                            path: $0.path,
-                            message: $0.message,
-                            hint: $0.hint
-                        )
-                    }
+                    errors: status.errors
                 )
             )
         }
@@ -276,16 +251,7 @@ struct AdminRoutes {
             case .rejected(let diagnostics):
                 let body = ReloadRejected(
                     error: .init(message: "The new configuration is invalid; the running one is unchanged."),
-                    errors: diagnostics.map {
-                        .init(
-                            file: $0.file,
-                            line: $0.line,
-                            column: $0.column,
-                            path: $0.path,
-                            message: $0.message,
-                            hint: $0.hint
-                        )
-                    }
+                    errors: diagnostics
                 )
                 return try jsonResponse(body, status: .badRequest)
             }
