@@ -98,6 +98,32 @@ enum StoreSchema {
                 );
                 """
         ),
+        // Every decision on a call is a row, so each row's write cost is on the request path's
+        // CPU: AUTOINCREMENT (a sqlite_sequence update per row) and the time-only index (time
+        // filters read the newest rows first in id order, which follows time) cost more than they
+        // give. Ids stay increasing: rows are only ever removed from the oldest end.
+        Migration(
+            version: 6,
+            name: "policy_decisions_lean",
+            sql: """
+                CREATE TABLE policy_decisions_lean (
+                    id INTEGER PRIMARY KEY,
+                    decided_at TEXT NOT NULL,
+                    request_id TEXT,
+                    agent TEXT NOT NULL,
+                    plane TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    decision TEXT NOT NULL,
+                    rule TEXT NOT NULL,
+                    reason TEXT NOT NULL
+                );
+                INSERT INTO policy_decisions_lean SELECT * FROM policy_decisions;
+                DROP TABLE policy_decisions;
+                ALTER TABLE policy_decisions_lean RENAME TO policy_decisions;
+                CREATE INDEX policy_decisions_agent_time ON policy_decisions (agent, decided_at);
+                """
+        ),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -92,7 +92,7 @@ struct StoreTests {
             await store.close()
 
             let reopened = try await Store.open(path: path, logger: logger)
-            #expect(try await reopened.schemaVersion() == 5)
+            #expect(try await reopened.schemaVersion() == 6)
             #expect(try await reopened.recentConfigLoads(limit: 10) == [reload, startup])
             #expect(try await reopened.recentConfigLoads(limit: 1) == [reload])
             let migrations = try await reopened.read { connection in
@@ -102,7 +102,7 @@ struct StoreTests {
                 migrations == [
                     [.integer(1), .text("config_loads")], [.integer(2), .text("llm_usage")],
                     [.integer(3), .text("mcp_tool_pins")], [.integer(4), .text("policy_decisions")],
-                    [.integer(5), .text("api_keys")],
+                    [.integer(5), .text("api_keys")], [.integer(6), .text("policy_decisions_lean")],
                 ]
             )
             await reopened.close()
