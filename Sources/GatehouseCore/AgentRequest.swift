@@ -8,13 +8,28 @@ public struct AgentRequest: Sendable {
     /// The caller's W3C `traceparent`, as it arrived (already checked to be well formed), for
     /// tracing to continue the caller's trace; nil when the caller sent none.
     public let traceParent: String?
+    /// The agent run the caller names in `x-gatehouse-session` (the same value on its LLM and MCP
+    /// requests), which session rules and traces group requests by; nil when it sent none.
+    public let run: String?
 
-    public init(identity: Identity, requestID: RequestID, connection: ClientConnection, traceParent: String? = nil) {
+    public init(
+        identity: Identity,
+        requestID: RequestID,
+        connection: ClientConnection,
+        traceParent: String? = nil,
+        run: String? = nil
+    ) {
         self.identity = identity
         self.requestID = requestID
         self.connection = connection
         self.traceParent = traceParent
+        self.run = run
     }
+
+    /// The header that names an agent run.
+    public static let runHeader = "x-gatehouse-session"
+    /// Longest run name kept; a longer one is cut (it is a grouping key, not content).
+    public static let maximumRunLength = 128
 }
 
 /// The caller's connection, as far as a plane needs it: whether it is still open, and a wait that

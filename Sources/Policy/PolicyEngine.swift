@@ -15,6 +15,18 @@ public protocol PolicyDecisionPoint: Sendable {
     func admit(_ input: PolicyInput, estimatedTokens: Int) async -> PolicyAdmission
     /// Whether MCP denials for this agent are `CallToolResult`s with `isError` instead of errors.
     func deniesWithToolResult(_ identity: Identity) -> Bool
+    /// The guards of a flow that apply to this caller and subject; nil when none does.
+    func contentGuard(_ flow: GuardFlow, context: GuardContext) -> ContentGuard?
+    /// A tool returned content (and these detectors fired on it): session rules remember it.
+    func recordToolResult(_ tool: ToolTarget, context: GuardContext, detectors: [String])
+    /// An MCP session ended: what session rules remembered about it goes.
+    func endMCPSession(_ id: String)
+}
+
+extension PolicyDecisionPoint {
+    public func contentGuard(_ flow: GuardFlow, context: GuardContext) -> ContentGuard? { nil }
+    public func recordToolResult(_ tool: ToolTarget, context: GuardContext, detectors: [String]) {}
+    public func endMCPSession(_ id: String) {}
 }
 
 public enum PolicyAdmission: Sendable {
@@ -79,17 +91,22 @@ public final class PolicyEngine: PolicyDecisionPoint {
     private let auditSink: (any DecisionAuditSink)?
     /// LLM spend per agent in the current day and month, which budgets are checked against.
     public let spend: BudgetSpend
+    /// What session rules remember, kept across reloads.
+    let sessions = SessionMemory()
+    private let webhookClient: (any GuardWebhookClient)?
 
     /// `auditSink` receives every decision on a call while a policy is in force; `spend` is fed
     /// by the usage books.
     public init(
         _ policies: PolicySet = .empty,
         auditSink: (any DecisionAuditSink)? = nil,
-        spend: BudgetSpend = BudgetSpend()
+        spend: BudgetSpend = BudgetSpend(),
+        webhookClient: (any GuardWebhookClient)? = nil
     ) {
         self.current = Mutex(policies)
         self.auditSink = auditSink
         self.spend = spend
+        self.webhookClient = webhookClient
     }
 
     /// The budgets of an agent's policy with what it spent against them (for `/admin/usage`).
@@ -158,13 +175,17 @@ public final class PolicyEngine: PolicyDecisionPoint {
         now: ContinuousClock.Instant = .now
     ) -> PolicyAdmission {
         let policies = policies ?? self.policies
-        let decision = policies.decide(input)
+        var decision = policies.decide(input)
         guard decision.isAllowed else { return .refused(decision) }
         let agent = input.identity.agentName
-        guard let policy = policies.policy(for: input.identity), !policy.limits.isEmpty || !policy.budgets.isEmpty
-        else {
-            return .admitted(.unlimited(decision))
+        guard let policy = policies.policy(for: input.identity) else { return .admitted(.unlimited(decision)) }
+        if !policy.sessionRules.isEmpty,
+            let sessionDecision = sessionDecision(policy, input: input, tags: policies.tags, now: now)
+        {
+            if sessionDecision.effect == .deny { return .refused(sessionDecision) }
+            decision = sessionDecision
         }
+        guard !policy.limits.isEmpty || !policy.budgets.isEmpty else { return .admitted(.unlimited(decision)) }
         if case .callModel = input.action, let refusal = budgetRefusal(policy.budgets, agent: agent) {
             return .refused(refusal)
         }
@@ -223,6 +244,89 @@ public final class PolicyEngine: PolicyDecisionPoint {
             }
         }
         return .admitted(PolicyTicket(decision: decision, holds: holds))
+    }
+
+    // MARK: - Guards and session rules
+
+    public func contentGuard(_ flow: GuardFlow, context: GuardContext) -> ContentGuard? {
+        guard let policy = policies.policy(for: context.identity), !policy.guards.isEmpty else { return nil }
+        let rules = policy.guards(for: flow, subject: context.subject)
+        guard !rules.isEmpty else { return nil }
+        return ContentGuard(
+            flow: flow,
+            context: context,
+            rules: rules,
+            precompiledStreamDetectors: flow == .completion ? policy.completionStreamDetectors : nil,
+            auditSink: auditSink,
+            webhookClient: webhookClient
+        )
+    }
+
+    public func recordToolResult(_ tool: ToolTarget, context: GuardContext, detectors: [String]) {
+        let policies = self.policies
+        guard let policy = policies.policy(for: context.identity), !policy.sessionRules.isEmpty else { return }
+        let tags = policies.tags.tags(forTool: tool)
+        let agent = context.identity.agentName
+        for rule in policy.sessionRules {
+            let taggedTrigger = rule.afterToolTags.intersection(tags).sorted()
+            let detectorTrigger = detectors.filter { rule.afterDetectors.contains($0) }
+            guard !taggedTrigger.isEmpty || !detectorTrigger.isEmpty,
+                let key = rule.scopeKey(agent: agent, session: context.session)
+            else { continue }
+            let description =
+                taggedTrigger.isEmpty
+                ? "\(detectorTrigger.joined(separator: ", ")) was found in a result of '\(tool.name)'"
+                : "'\(tool.name)' (tagged \(taggedTrigger.joined(separator: ", "))) returned content"
+            sessions.record(
+                key: key,
+                rule: rule.id,
+                event: SessionMemory.Event(description: description, at: .now, wallTime: Date()),
+                window: rule.window
+            )
+        }
+    }
+
+    public func endMCPSession(_ id: String) {
+        sessions.endMCPSession(id)
+    }
+
+    /// The first session rule whose trigger happened in the request's scope and that names this
+    /// call: a denial (or a flag, which admits the call) that says which event began it.
+    private func sessionDecision(
+        _ policy: AgentPolicy,
+        input: PolicyInput,
+        tags: PolicyTags,
+        now: ContinuousClock.Instant
+    ) -> PolicyDecision? {
+        let agent = input.identity.agentName
+        for rule in policy.sessionRules {
+            let what: String
+            switch input.action {
+            case .callTool(let tool, _):
+                let named = rule.denyToolTags.intersection(tags.tags(forTool: tool)).sorted()
+                guard !named.isEmpty else { continue }
+                what = "tool '\(tool.name)' (tagged \(named.joined(separator: ", ")))"
+            case .callModel(let model):
+                guard let required = rule.denyProvidersNotTagged else { continue }
+                let outside = input.providers.filter {
+                    tags.tags(forModel: model, provider: $0).isDisjoint(with: required)
+                }
+                guard !outside.isEmpty else { continue }
+                what =
+                    "model '\(model)' (provider \(outside.joined(separator: ", ")) is not tagged \(required.sorted().joined(separator: " or ")))"
+            default:
+                continue
+            }
+            guard let key = rule.scopeKey(agent: agent, session: input.session),
+                let event = sessions.event(key: key, rule: rule.id, within: rule.window, now: now)
+            else { continue }
+            return PolicyDecision(
+                effect: rule.consequence == .deny ? .deny : .flag,
+                rule: rule.id,
+                reason: "\(what) is not allowed in \(rule.scope.noun) since \(event.description)"
+            )
+        }
+        return nil
     }
 
     /// The first budget the agent has used up, as a refusal that says when it resets.

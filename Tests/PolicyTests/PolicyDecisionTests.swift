@@ -291,6 +291,20 @@ struct PolicySchemaTests {
         #expect(Set(budgets.keys) == Set(PolicyFileDecoder.budgetKeys))
         let tools = try object(try object(try object(schema["properties"])["tools"])["properties"])
         #expect(Set(tools.keys) == Set(PolicyFileDecoder.toolSectionKeys))
+        let guardRule = try object(try object(definitions["guard"])["properties"])
+        #expect(Set(guardRule.keys) == Set(PolicyFileDecoder.guardKeys))
+        let webhook = try object(try object(guardRule["webhook"])["properties"])
+        #expect(Set(webhook.keys) == Set(PolicyFileDecoder.webhookKeys))
+        let sessionRule = try object(try object(definitions["sessionRule"])["properties"])
+        #expect(Set(sessionRule.keys) == Set(PolicyFileDecoder.sessionRuleKeys))
+        #expect(
+            Set(try object(try object(sessionRule["after"])["properties"]).keys)
+                == Set(PolicyFileDecoder.sessionAfterKeys)
+        )
+        #expect(
+            Set(try object(try object(sessionRule["deny"])["properties"]).keys)
+                == Set(PolicyFileDecoder.sessionDenyKeys)
+        )
     }
 }
 

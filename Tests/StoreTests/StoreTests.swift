@@ -65,7 +65,7 @@ struct StoreTests {
     @Test func schemaVersionIsTheLatestMigration() async throws {
         try await withTemporaryFolder { folder in
             let store = try await Store.open(path: folder.appendingPathComponent("gatehouse.db").path, logger: logger)
-            #expect(try await store.schemaVersion() == 5)
+            #expect(try await store.schemaVersion() == 6)
             let tables = try await store.read { connection in
                 try connection.prepare(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"

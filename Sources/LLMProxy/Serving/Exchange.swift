@@ -26,6 +26,8 @@ struct Exchange: Sendable {
     let usageSink: any UsageSink
     /// The policy's hold on the caller's limits, given back with the real usage when recorded.
     let ticket: PolicyTicket
+    /// The guards on the answer's text; nil when none applies (the answer is then never parsed).
+    let completionGuard: ContentGuard?
     let logger: Logger
 
     /// Largest non-streaming upstream body the gateway reads (it must read it to count usage).
@@ -287,19 +289,60 @@ struct Exchange: Sendable {
         case .none:
             var headers: HTTPFields = [.contentType: response.headers.first(name: "content-type") ?? "application/json"]
             headers[.cacheControl] = "no-store"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+            guard let completionGuard else {
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+            }
+            // Guarded: an answer the gateway cannot read is not passed on unread.
+            guard let answer = (try? JSONValue.parse(body.readableBytesView))?.objectValue else {
+                throw .upstreamBodyNotJSON
+            }
+            guard let guarded = await guardCompletion(answer, with: completionGuard) else {
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+            }
+            headers[.contentType] = "application/json"
+            return Response(
+                status: .ok,
+                headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: JSONValue.object(guarded).serialized()))
+            )
         case .chatToAnthropic:
             guard let message = (try? JSONValue.parse(body.readableBytesView))?.objectValue else {
                 throw .upstreamBodyNotJSON
             }
-            let translated = OpenAIChatToAnthropic.response(message, clientModel: envelope.model)
+            var translated = OpenAIChatToAnthropic.response(message, clientModel: envelope.model)
+            if let completionGuard, let guarded = await guardCompletion(translated, with: completionGuard) {
+                translated = guarded
+            }
             return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
         case .anthropicToChat:
             guard let completion = (try? JSONValue.parse(body.readableBytesView))?.objectValue else {
                 throw .upstreamBodyNotJSON
             }
-            let translated = AnthropicToOpenAIChat.response(completion, clientModel: envelope.model)
+            var translated = AnthropicToOpenAIChat.response(completion, clientModel: envelope.model)
+            if let completionGuard, let guarded = await guardCompletion(translated, with: completionGuard) {
+                translated = guarded
+            }
             return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
+        }
+    }
+
+    /// The completion guards on an answer in the client's dialect: nil when it passes unchanged,
+    /// the answer with masked text, or the dialect's content-filtered answer when blocked (a 200
+    /// with the real usage: the tokens were spent, and SDKs read the filter as a normal end).
+    private func guardCompletion(_ answer: JSONObject, with completionGuard: ContentGuard) async -> JSONObject? {
+        guard let content = CompletionText.content(of: answer, api: api) else { return nil }
+        let (outcome, redacted) = await completionGuard.check(json: content, reading: LLMGuardedText.reading)
+        switch outcome.verdict {
+        case .pass:
+            return nil
+        case .redacted:
+            return redacted.map { CompletionText.replacingContent(of: answer, api: api, with: $0) }
+        case .blocked(let decision):
+            logger.info(
+                "LLM completion blocked by a guard",
+                metadata: ["model": "\(envelope.model)", "rule": "\(decision.rule)"]
+            )
+            return CompletionText.filtered(answer, api: api)
         }
     }
 
@@ -327,6 +370,10 @@ struct Exchange: Sendable {
         }
         let upstream = response.body
         let exchange = self
+        // Installed only when a block guard applies: otherwise the stream is relayed as before.
+        let stage = streamGuardDialect.flatMap { dialect in
+            completionGuard?.streamScanner().map { CompletionStreamGuard(dialect: dialect, scanner: $0) }
+        }
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         headers[.accelBuffering] = "no"
         return Response(
@@ -340,7 +387,7 @@ struct Exchange: Sendable {
                 let outputs = AsyncThrowingChannel<[ByteBuffer], any Error>()
                 let outcome = await withTaskGroup(of: StreamOutcome?.self) { group -> StreamOutcome in
                     group.addTask {
-                        await exchange.readUpstream(upstream, mode: mode, plan: plan, into: outputs)
+                        await exchange.readUpstream(upstream, mode: mode, plan: plan, guarding: stage, into: outputs)
                     }
                     group.addTask {
                         await exchange.caller.connection.waitUntilClosed()
@@ -415,25 +462,43 @@ struct Exchange: Sendable {
 
     /// Reads the upstream stream through the relay and sends what the client should get, ending
     /// with the tail a well-formed stream needs, or an error event if the upstream failed.
+    /// With a guard stage, the relay's events pass through it; once it ends the stream, reading
+    /// stops, which cancels the upstream request, and the usage seen so far is what is recorded.
     private func readUpstream(
         _ upstream: HTTPClientResponse.Body,
         mode: StreamRelay.Mode,
         plan: UpstreamPlan,
+        guarding initialStage: CompletionStreamGuard<StreamScanner>?,
         into outputs: AsyncThrowingChannel<[ByteBuffer], any Error>
     ) async -> StreamOutcome {
         var relay = StreamRelay(mode: mode, upstreamFormat: plan.wire)
         var framer = SSEEventFramer()
+        var stage = initialStage
+        /// The relay's output as the client gets it, and the block audited when the stage stopped.
+        func guarded(_ events: [ByteBuffer], ending: Bool = false) async -> [ByteBuffer] {
+            guard stage != nil else { return events }
+            guard stage?.isStopped != true else { return [] }
+            var output: [ByteBuffer] = []
+            for event in events {
+                output += stage?.process(event) ?? []
+                if stage?.isStopped == true { break }
+            }
+            if ending, stage?.isStopped == false { output += stage?.finish() ?? [] }
+            if let match = stage?.match { await streamBlocked(by: match) }
+            return output
+        }
         do {
             for try await buffer in upstream {
-                var batch: [ByteBuffer] = []
+                var relayed: [ByteBuffer] = []
                 for event in try framer.append(buffer) {
-                    batch.append(contentsOf: relay.process(event))
+                    relayed.append(contentsOf: relay.process(event))
                 }
+                let batch = await guarded(relayed)
                 if !batch.isEmpty { await outputs.send(batch) }
-                if relay.isFinished || Task.isCancelled { break }
+                if relay.isFinished || stage?.isStopped == true || Task.isCancelled { break }
             }
-            if !Task.isCancelled {
-                let tail = relay.finish()
+            if !Task.isCancelled && stage?.isStopped != true {
+                let tail = await guarded(relay.finish(), ending: true)
                 if !tail.isEmpty { await outputs.send(tail) }
             }
             outputs.finish()
@@ -441,14 +506,39 @@ struct Exchange: Sendable {
         } catch {
             let reason = Self.describe(error)
             if !Task.isCancelled && !relay.isFinished {
-                let message =
-                    runtime.client.isInterrupted
-                    ? Self.shutdownStreamMessage : "The upstream stream failed: \(reason)."
-                await outputs.send([StreamRelay.errorEvent(message: message, dialect: api.dialect)])
+                // Text the stage still held is flushed first (or ends the stream, if it completes a match).
+                var closing = await guarded([], ending: true)
+                if stage?.isStopped != true {
+                    let message =
+                        runtime.client.isInterrupted
+                        ? Self.shutdownStreamMessage : "The upstream stream failed: \(reason)."
+                    closing.append(StreamRelay.errorEvent(message: message, dialect: api.dialect))
+                }
+                await outputs.send(closing)
             }
             outputs.finish()
             return StreamOutcome(usage: relay.observer.usage, failure: reason)
         }
+    }
+
+    /// The stream guard of the client's API; nil for embeddings, which never stream.
+    private var streamGuardDialect: CompletionStreamGuard<StreamScanner>.Dialect? {
+        switch api {
+        case .chatCompletions: .openAIChat
+        case .messages: .anthropicMessages
+        case .responses: .openAIResponses
+        case .embeddings: nil
+        }
+    }
+
+    /// Audits a stream the guard stage ended (once: the stage stops for good).
+    private func streamBlocked(by match: DetectorMatch) async {
+        guard let completionGuard else { return }
+        let decision = await completionGuard.streamBlocked(by: match)
+        logger.info(
+            "LLM stream ended by a guard; upstream request cancelled",
+            metadata: ["model": "\(envelope.model)", "rule": "\(decision.rule)"]
+        )
     }
 
     // MARK: - Errors and accounting
@@ -482,7 +572,7 @@ struct Exchange: Sendable {
 
     /// A call that ended without an answer: its status and no tokens; `target` is the deployment
     /// that answered last, nil when none did.
-    private func recordFailure(status: Int, target: ModelRouter.Target?) async {
+    func recordFailure(status: Int, target: ModelRouter.Target?) async {
         ticket.finish(usedTokens: 0)
         await usageSink.record(
             UsageRecord(

@@ -32,6 +32,9 @@ public enum LLMProxyError: Error, Sendable, Equatable {
     case policyDenied(PolicyDecision)
     /// One of the caller's limits refused the call for now.
     case rateLimited(PolicyDecision)
+    /// A content guard blocked the prompt: the provider never saw it. The decision names the
+    /// guard and the detector, never the text it found.
+    case contentBlocked(PolicyDecision)
 
     public var status: HTTPResponse.Status {
         switch self {
@@ -45,7 +48,7 @@ public enum LLMProxyError: Error, Sendable, Equatable {
         case .upstreamTimedOut: .gatewayTimeout
         case .upstreamRefused(let status, _): (100...599).contains(status) ? .init(code: status) : .badGateway
         case .shuttingDown: .serviceUnavailable
-        case .policyDenied: .forbidden
+        case .policyDenied, .contentBlocked: .forbidden
         case .rateLimited: .tooManyRequests
         }
     }
@@ -71,7 +74,7 @@ public enum LLMProxyError: Error, Sendable, Equatable {
             default: status >= 500 ? .upstream : .invalidRequest
             }
         case .shuttingDown: .overloaded
-        case .policyDenied: .permission
+        case .policyDenied, .contentBlocked: .permission
         case .rateLimited: .rateLimited
         }
     }
@@ -108,6 +111,8 @@ public enum LLMProxyError: Error, Sendable, Equatable {
             "Denied by policy: \(decision.reason) (rule \(decision.rule))."
         case .rateLimited(let decision):
             "Rate limited: \(decision.reason) (rule \(decision.rule))."
+        case .contentBlocked(let decision):
+            "Blocked by a content guard: \(decision.reason) (rule \(decision.rule))."
         }
     }
 
@@ -117,6 +122,7 @@ public enum LLMProxyError: Error, Sendable, Equatable {
         case .modelNotFound: "model_not_found"
         case .policyDenied: "policy_denied"
         case .rateLimited: "rate_limit_exceeded"
+        case .contentBlocked: "content_blocked"
         default: nil
         }
     }

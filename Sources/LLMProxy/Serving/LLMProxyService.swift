@@ -106,7 +106,7 @@ public struct LLMProxyService: Sendable {
         } catch {
             throw .requestTooLarge(limit: context.requestBodyLimit)
         }
-        let envelope: RequestEnvelope
+        var envelope: RequestEnvelope
         switch RequestEnvelope.read(body, api: api) {
         case .success(let read): envelope = read
         case .failure(let problem): throw .invalidRequest(problem.message)
@@ -115,20 +115,73 @@ public struct LLMProxyService: Sendable {
         guard let route = runtime.router.route(named: envelope.model) else {
             throw .modelNotFound(model: envelope.model)
         }
-        let ticket = try await admit(caller, envelope: envelope, logger: context.logger)
-        let exchange = Exchange(
-            api: api,
-            envelope: envelope,
-            route: route,
-            runtime: runtime,
-            caller: caller,
-            shutdownAllowance: shutdownAllowance,
-            forwardedHeaders: Self.forwardableHeaders(request.headers),
-            usageSink: usageSink,
-            ticket: ticket,
-            logger: context.logger
+        let ticket = try await admit(caller, envelope: envelope, route: route, logger: context.logger)
+        let guardContext = GuardContext(
+            identity: caller.identity,
+            requestID: caller.requestID,
+            subject: envelope.model,
+            session: SessionKeys(mcpSession: nil, run: caller.run)
         )
-        return try await exchange.run()
+        let forwardedHeaders = Self.forwardableHeaders(request.headers)
+        // Embeddings answer with vectors, not text: no completion guard reads them.
+        let completionGuard = api == .embeddings ? nil : policy.contentGuard(.completion, context: guardContext)
+        func exchange(_ envelope: RequestEnvelope) -> Exchange {
+            Exchange(
+                api: api,
+                envelope: envelope,
+                route: route,
+                runtime: runtime,
+                caller: caller,
+                shutdownAllowance: shutdownAllowance,
+                forwardedHeaders: forwardedHeaders,
+                usageSink: usageSink,
+                ticket: ticket,
+                completionGuard: completionGuard,
+                logger: context.logger
+            )
+        }
+        if let promptGuard = policy.contentGuard(.prompt, context: guardContext) {
+            do {
+                envelope = try await guardPrompt(envelope, api: api, with: promptGuard, logger: context.logger)
+            } catch {
+                // The provider never sees a refused prompt, but the call still leaves its usage row.
+                await exchange(envelope).recordFailure(status: Int(error.status.code), target: nil)
+                throw error
+            }
+        }
+        return try await exchange(envelope).run()
+    }
+
+    /// The prompt guards on what the client says to the model (`PromptText`): the envelope as it
+    /// came, the envelope with those members masked, or `contentBlocked`.
+    private func guardPrompt(
+        _ envelope: RequestEnvelope,
+        api: ClientAPI,
+        with promptGuard: ContentGuard,
+        logger: Logger
+    ) async throws(LLMProxyError) -> RequestEnvelope {
+        let prompt: PromptText
+        switch PromptText.read(envelope, api: api) {
+        case .success(let read): prompt = read
+        case .failure(let invalid): throw .invalidRequest("The request's '\(invalid.member)' is not valid JSON.")
+        }
+        let (outcome, redacted) = await promptGuard.check(json: prompt.value, reading: LLMGuardedText.reading)
+        switch outcome.verdict {
+        case .pass:
+            return envelope
+        case .blocked(let decision):
+            logger.info(
+                "LLM prompt blocked by a guard",
+                metadata: ["model": "\(envelope.model)", "rule": "\(decision.rule)"]
+            )
+            throw .contentBlocked(decision)
+        case .redacted:
+            guard let redacted else { return envelope }
+            switch RequestEnvelope.read(PromptText.body(envelope, replacingWith: redacted), api: api) {
+            case .success(let edited): return edited
+            case .failure(let problem): throw .invalidRequest(problem.message)
+            }
+        }
     }
 
     /// The policy's answer for the model; an admitted call holds its ticket (token reservation,
@@ -136,12 +189,21 @@ public struct LLMProxyService: Sendable {
     private func admit(
         _ caller: AgentRequest,
         envelope: RequestEnvelope,
+        route: ModelRouter.ResolvedRoute,
         logger: Logger
     ) async throws(LLMProxyError) -> PolicyTicket {
+        // Every provider the route may reach: a session rule may deny a run that saw untrusted
+        // content any model one of whose providers is not tagged as trusted.
+        var providers: [String] = []
+        for deployment in route.route.deployments where !providers.contains(deployment.provider) {
+            providers.append(deployment.provider)
+        }
         let input = PolicyInput(
             identity: caller.identity,
             action: .callModel(envelope.model),
-            requestID: caller.requestID
+            requestID: caller.requestID,
+            session: SessionKeys(mcpSession: nil, run: caller.run),
+            providers: providers
         )
         switch await policy.admit(input, estimatedTokens: TokenEstimate.likely(envelope)) {
         case .admitted(let ticket):

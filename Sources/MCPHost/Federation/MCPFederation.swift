@@ -17,9 +17,14 @@ public struct MCPCallContext: Sendable {
     public var era: MCPEra
     public var clientCapabilities: JSONObject
     public var client: ClientToken
+    /// The session-era `Mcp-Session-Id` the request came under; nil for stateless clients.
+    public var sessionID: String?
 
     /// The calling agent's name.
     public var agent: String { caller.identity.agentName }
+
+    /// The MCP session and agent run, for session rules.
+    var sessionKeys: SessionKeys { SessionKeys(mcpSession: sessionID, run: caller.run) }
 }
 
 /// The federated MCP endpoint: every configured server behind one catalog. Answers a client's
@@ -63,7 +68,8 @@ public final class MCPFederation: Sendable {
         self.policy = policy
         self.sessions = MCPSessionTable(
             maximumSessions: configuration.maximumSessions,
-            idleTimeout: configuration.sessionIdleTimeout
+            idleTimeout: configuration.sessionIdleTimeout,
+            onEnd: { [policy] id in policy.endMCPSession(id) }
         )
         self.pins = ToolPinRegistry(store: pinStore)
         self.logger = logger
@@ -292,8 +298,21 @@ public final class MCPFederation: Sendable {
                 context: context
             )
         case "prompts/get":
-            reply = try await routePrompt(request, context: context, onNotification: onNotification)
-        case "resources/read", "resources/subscribe", "resources/unsubscribe":
+            let answered = try await routePrompt(request, context: context, onNotification: onNotification)
+            reply = try await guardServerContent(
+                answered,
+                subject: params?["name"]?.stringValue ?? "",
+                context: context
+            )
+        case "resources/read":
+            let answered = try await routeResource(
+                request,
+                uri: params?["uri"]?.stringValue,
+                context: context,
+                onNotification: onNotification
+            )
+            reply = try await guardServerContent(answered, subject: params?["uri"]?.stringValue ?? "", context: context)
+        case "resources/subscribe", "resources/unsubscribe":
             reply = try await routeResource(
                 request,
                 uri: params?["uri"]?.stringValue,
@@ -350,7 +369,8 @@ public final class MCPFederation: Sendable {
         let input = PolicyInput(
             identity: context.caller.identity,
             action: .callTool(ToolTarget(server: tool.server, name: tool.federatedName), arguments: arguments),
-            requestID: context.caller.requestID
+            requestID: context.caller.requestID,
+            session: context.sessionKeys
         )
         switch await policy.admit(input, estimatedTokens: 0) {
         case .admitted(let ticket):
@@ -379,11 +399,30 @@ public final class MCPFederation: Sendable {
         guard let server = serversByName[tool.server],
             let routed = request.replacingParamsMember("name", with: .string(tool.upstreamName), inMeta: false)
         else { throw .unknownTool(name: name) }
+        let target = ToolTarget(server: tool.server, name: tool.federatedName)
+        let guardContext = GuardContext(
+            identity: context.caller.identity,
+            requestID: context.caller.requestID,
+            subject: tool.federatedName,
+            session: context.sessionKeys
+        )
         let ticket: PolicyTicket
-        do {
+        var outgoing = routed
+        do throws(MCPRequestError) {
             ticket = try await admit(tool, arguments: request.params?["arguments"], context: context)
+            if let arguments = request.params?["arguments"],
+                let argumentGuard = policy.contentGuard(.toolArguments, context: guardContext)
+            {
+                let (outcome, redacted) = await argumentGuard.check(json: arguments, reading: .everything)
+                if case .blocked(let decision) = outcome.verdict { throw MCPRequestError.policyRefused(decision) }
+                if let redacted,
+                    let replaced = outgoing.replacingParamsMember("arguments", with: redacted, inMeta: false)
+                {
+                    outgoing = replaced
+                }
+            }
         } catch {
-            if case .policyRefused(let decision) = error, decision.effect == .deny,
+            if case .policyRefused(let decision) = error, decision.effect == .deny || decision.effect == .block,
                 policy.deniesWithToolResult(context.caller.identity), let id = request.id
             {
                 return .response(id: id, result: Self.deniedToolResult(decision))
@@ -391,13 +430,65 @@ public final class MCPFederation: Sendable {
             throw error
         }
         defer { ticket.finish(usedTokens: nil) }
-        return try await forward(
-            routed,
+        let reply = try await forward(
+            outgoing,
             to: server,
             context: context,
             toolHeaders: tool.headerBindings,
             onNotification: onNotification
         )
+        guard case .response(let id, let result) = reply.kind else { return reply }
+        let guarded = try await guardResult(result, id: id, flowSubject: guardContext, context: context)
+        policy.recordToolResult(target, context: guardContext, detectors: guarded.detectors)
+        return guarded.reply ?? reply
+    }
+
+    /// `resources/read` and `prompts/get` answers pass the tool-result guards too (their subject is
+    /// the resource URI or the prompt's name).
+    private func guardServerContent(
+        _ reply: JSONRPCMessage,
+        subject: String,
+        context: MCPCallContext
+    ) async throws(MCPRequestError) -> JSONRPCMessage {
+        guard case .response(let id, let result) = reply.kind else { return reply }
+        let guardContext = GuardContext(
+            identity: context.caller.identity,
+            requestID: context.caller.requestID,
+            subject: subject,
+            session: context.sessionKeys
+        )
+        return try await guardResult(result, id: id, flowSubject: guardContext, context: context, asToolResult: false)
+            .reply ?? reply
+    }
+
+    /// The result guards of a tool result, resource or prompt: the reply with masked text, or the
+    /// refusal (an error, or an `isError` result under `denials: tool_result` for tools).
+    private func guardResult(
+        _ result: JSONValue,
+        id: JSONRPCID,
+        flowSubject: GuardContext,
+        context: MCPCallContext,
+        asToolResult: Bool = true
+    ) async throws(MCPRequestError) -> (reply: JSONRPCMessage?, detectors: [String]) {
+        guard let resultGuard = policy.contentGuard(.toolResult, context: flowSubject) else { return (nil, []) }
+        let (outcome, redacted) = await resultGuard.check(json: result, reading: .messageContent)
+        switch outcome.verdict {
+        case .pass:
+            return (nil, outcome.detectors)
+        case .redacted:
+            return (redacted.map { .response(id: id, result: $0) }, outcome.detectors)
+        case .blocked(let decision):
+            logger.info(
+                "MCP result blocked by a guard",
+                metadata: [
+                    "agent": "\(context.agent)", "subject": "\(flowSubject.subject)", "rule": "\(decision.rule)",
+                ]
+            )
+            if asToolResult, policy.deniesWithToolResult(context.caller.identity) {
+                return (.response(id: id, result: Self.deniedToolResult(decision)), outcome.detectors)
+            }
+            throw .policyRefused(decision)
+        }
     }
 
     /// A denial as a tool result the model reads (`denials: tool_result`).

@@ -71,6 +71,7 @@ public enum MCPRequestError: Error, Sendable, Equatable {
     static func policyMessage(_ decision: PolicyDecision) -> String {
         switch decision.effect {
         case .limit: "Rate limited: \(decision.reason) (rule \(decision.rule))."
+        case .block: "Blocked by policy: \(decision.reason) (rule \(decision.rule))."
         default: "Denied by policy: \(decision.reason) (rule \(decision.rule))."
         }
     }

@@ -381,7 +381,8 @@ public struct MCPRoutes: Sendable {
             scope: scope,
             era: .sessionBased(session.version),
             clientCapabilities: session.clientCapabilities,
-            client: session.client
+            client: session.client,
+            sessionID: session.id
         )
     }
 

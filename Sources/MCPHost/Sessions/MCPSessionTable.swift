@@ -55,10 +55,14 @@ final class MCPSessionTable: Sendable {
     private let maximumSessions: Int
     private let idleTimeout: Duration
     private let nextClient = Atomic<UInt64>(1)
+    /// Told the id of every session that ends (closed, evicted, expired), so what was kept about
+    /// it elsewhere (session rules' memory) ends with it.
+    private let onEnd: @Sendable (String) -> Void
 
-    init(maximumSessions: Int, idleTimeout: Duration) {
+    init(maximumSessions: Int, idleTimeout: Duration, onEnd: @escaping @Sendable (String) -> Void = { _ in }) {
         self.maximumSessions = maximumSessions
         self.idleTimeout = idleTimeout
+        self.onEnd = onEnd
     }
 
     func open(
@@ -86,7 +90,10 @@ final class MCPSessionTable: Sendable {
             sessions[session.id] = session
             return evicted
         }
-        evicted?.notifications.post(.end)
+        if let evicted {
+            evicted.notifications.post(.end)
+            onEnd(evicted.id)
+        }
         return session
     }
 
@@ -97,14 +104,17 @@ final class MCPSessionTable: Sendable {
 
     /// The session, if it exists, belongs to `owner` on this endpoint and is not idle past its timeout.
     func lookup(_ id: String, owner: Identity, scope: String?) -> MCPSession? {
+        var expired = false
         let found = sessions.withLock { sessions -> MCPSession? in
             guard let session = sessions[id] else { return nil }
             if session.lastUse.advanced(by: idleTimeout) < .now {
                 sessions[id] = nil
+                expired = true
                 return nil
             }
             return session
         }
+        if expired { onEnd(id) }
         guard let found, found.owner == owner, found.scope == scope else { return nil }
         found.touch()
         return found
@@ -115,6 +125,7 @@ final class MCPSessionTable: Sendable {
         guard let session = lookup(id, owner: owner, scope: scope) else { return false }
         sessions.withLock { $0[id] = nil }
         session.notifications.post(.end)
+        onEnd(id)
         return true
     }
 
@@ -125,7 +136,10 @@ final class MCPSessionTable: Sendable {
             defer { sessions = [:] }
             return Array(sessions.values)
         }
-        for session in all { session.notifications.post(.end) }
+        for session in all {
+            session.notifications.post(.end)
+            onEnd(session.id)
+        }
     }
 
     static func randomID() -> String {

@@ -61,6 +61,19 @@ public enum PolicyDirectory {
         }
     }
 
+    /// A rule's id without its file (`researcher.yaml#no-cards` → `no-cards`).
+    static func localID(_ id: String) -> Substring {
+        id.split(separator: "#", maxSplits: 1).last ?? Substring(id)
+    }
+
+    /// The completion flow's block guards merged into one detector set, when they apply to every
+    /// model (so one set serves every stream); nil otherwise.
+    static func streamDetectors(_ guards: [GuardRule]) -> DetectorSet? {
+        let blocking = guards.filter { $0.flows.contains(.completion) && $0.action == .block && $0.webhook == nil }
+        guard blocking.count > 1, blocking.allSatisfy(\.subjects.isEmpty) else { return nil }
+        return try? DetectorSet(blocking.flatMap(\.specs))
+    }
+
     /// Compiles policy texts: `(name, path shown in diagnostics, YAML)`. Public for `policy check`
     /// and tests, which hold files in memory.
     public static func compile(
@@ -96,7 +109,13 @@ public enum PolicyDirectory {
                 merged.toolListOnly += shared.toolListOnly
                 merged.limits += shared.limits
                 if merged.budgets.isEmpty { merged.budgets = shared.budgets }
+                // A shared guard or session rule gives way to the agent's own of the same id.
+                let ownGuards = Set(merged.guards.map { Self.localID($0.id) })
+                merged.guards += shared.guards.filter { !ownGuards.contains(Self.localID($0.id)) }
+                let ownRules = Set(merged.sessionRules.map { Self.localID($0.id) })
+                merged.sessionRules += shared.sessionRules.filter { !ownRules.contains(Self.localID($0.id)) }
             }
+            merged.completionStreamDetectors = Self.streamDetectors(merged.guards)
             let path = sources.first { $0.name == file }?.path ?? file
             // One file per agent and per group: a second claim is reported where it is written.
             func claim(_ name: String, _ node: Node, kind: String, owners: inout [String: String]) -> Bool {

@@ -16,12 +16,21 @@ struct PolicyFileDecoder {
     }
 
     static let agentFileKeys = [
-        "agents", "groups", "description", "models", "servers", "tools", "limits", "budgets", "denials",
+        "agents", "groups", "description", "models", "servers", "tools", "limits", "budgets", "denials", "guards",
+        "session_rules",
     ]
     static let budgetKeys = ["daily_usd", "monthly_usd"]
     static let defaultsFileKeys = [
-        "unlisted_agents", "tags", "description", "models", "servers", "tools", "limits", "denials",
+        "unlisted_agents", "tags", "description", "models", "servers", "tools", "limits", "denials", "guards",
+        "session_rules",
     ]
+    static let guardKeys = [
+        "id", "flows", "detect", "regex", "keywords", "placeholder", "action", "models", "tools", "webhook",
+    ]
+    static let webhookKeys = ["url", "timeout", "on_error"]
+    static let sessionRuleKeys = ["id", "scope", "window", "after", "deny", "action"]
+    static let sessionAfterKeys = ["tool_tags", "detectors"]
+    static let sessionDenyKeys = ["tool_tags", "llm_providers_not_tagged"]
     static let nameSectionKeys = ["allow", "deny"]
     static let toolSectionKeys = ["allow", "deny", "list_only"]
     static let toolRuleKeys = ["id", "name", "names", "when"]
@@ -87,6 +96,8 @@ struct PolicyFileDecoder {
         if let node = entries["tools"] { toolSection(node, into: &decoded.policy) }
         if let node = entries["limits"] { decoded.policy.limits = limits(node) }
         if let node = entries["budgets"] { decoded.policy.budgets = budgets(node) }
+        if let node = entries["guards"] { decoded.policy.guards = guards(node) }
+        if let node = entries["session_rules"] { decoded.policy.sessionRules = sessionRules(node) }
         if let node = entries["denials"],
             let value = reader.choice(node, path: "denials", options: DenialStyle.allCases.map(\.rawValue)),
             let style = DenialStyle(rawValue: value)
@@ -391,6 +402,298 @@ struct PolicyFileDecoder {
             else { continue }
             rules.append(
                 BudgetRule(id: "\(fileName)#budgets.\(key)", period: period, picoUSD: Int64((usd * 1e12).rounded()))
+            )
+        }
+        return rules
+    }
+
+    private mutating func names(_ node: Node, path: String) -> [String] {
+        globs(node, path: path).map(\.0.description)
+    }
+
+    private mutating func guards(_ node: Node) -> [GuardRule] {
+        guard let items = reader.sequence(node, path: "guards") else { return [] }
+        var rules: [GuardRule] = []
+        for (index, item) in items.enumerated() {
+            let path = "guards[\(index)]"
+            guard let entries = reader.mapping(item, path: path, allowedKeys: Self.guardKeys) else { continue }
+            var id = "\(fileName)#\(path)"
+            if let node = entries["id"], let text = reader.nonEmptyString(node, path: "\(path).id") {
+                id = "\(fileName)#\(text)"
+            }
+            guard let flowsNode = entries["flows"] else {
+                reader.report(
+                    item,
+                    path: "\(path).flows",
+                    "a guard names the flows it watches",
+                    hint: "flows: [tool_result]"
+                )
+                continue
+            }
+            var flows: Set<GuardFlow> = []
+            for (position, name) in names(flowsNode, path: "\(path).flows").enumerated() {
+                guard let flow = GuardFlow(rawValue: name) else {
+                    reader.report(
+                        flowsNode.sequence?[position] ?? flowsNode,
+                        path: "\(path).flows",
+                        "unknown flow '\(name)'; flows are \(GuardFlow.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
+                    continue
+                }
+                flows.insert(flow)
+            }
+            var action = GuardAction.block
+            if let node = entries["action"] {
+                guard
+                    let value = reader.choice(
+                        node,
+                        path: "\(path).action",
+                        options: GuardAction.allCases.map(\.rawValue)
+                    ),
+                    let chosen = GuardAction(rawValue: value)
+                else { continue }
+                action = chosen
+            }
+            var subjects: [Glob] = []
+            for key in ["models", "tools"] {
+                guard let node = entries[key] else { continue }
+                let wanted: Set<GuardFlow> = key == "models" ? [.prompt, .completion] : [.toolArguments, .toolResult]
+                if flows.isDisjoint(with: wanted) {
+                    reader.report(
+                        node,
+                        path: "\(path).\(key)",
+                        "\(key) narrows \(key == "models" ? "prompt and completion" : "tool") flows, and this guard watches none"
+                    )
+                }
+                subjects += globs(node, path: "\(path).\(key)").map(\.0)
+            }
+            let placeholder = entries["placeholder"].flatMap { reader.nonEmptyString($0, path: "\(path).placeholder") }
+            var specs: [DetectorSpec] = []
+            var detectorNames: [String] = []
+            if let node = entries["detect"] {
+                do {
+                    let builtins = try DetectorSet.builtins(named: names(node, path: "\(path).detect"))
+                    specs += builtins.map { .builtin($0) }
+                    detectorNames += builtins.map(\.rawValue)
+                } catch {
+                    reader.report(node, path: "\(path).detect", error.message)
+                }
+            }
+            let customName = id.split(separator: "#").last.map(String.init) ?? id
+            if let node = entries["regex"] {
+                for (position, (pattern, _)) in globs(node, path: "\(path).regex").enumerated() {
+                    let name = "\(customName)/regex[\(position)]"
+                    specs.append(
+                        .regex(
+                            name: name,
+                            pattern: pattern.description,
+                            caseInsensitive: true,
+                            placeholder: placeholder ?? "[REDACTED]"
+                        )
+                    )
+                    detectorNames.append(name)
+                }
+            }
+            if let node = entries["keywords"] {
+                let words = names(node, path: "\(path).keywords")
+                if !words.isEmpty {
+                    let name = "\(customName)/keywords"
+                    specs.append(.keywords(name: name, words: words, placeholder: placeholder ?? "[REDACTED]"))
+                    detectorNames.append(name)
+                }
+            }
+            var webhook: WebhookGuardSettings?
+            if let node = entries["webhook"] {
+                guard let settings = webhookSettings(node, path: "\(path).webhook") else { continue }
+                webhook = settings
+            }
+            if webhook != nil && !specs.isEmpty {
+                reader.report(
+                    item,
+                    path: path,
+                    "a guard is either a webhook or detectors, not both",
+                    hint: "write two guards"
+                )
+                continue
+            }
+            if webhook == nil && specs.isEmpty {
+                reader.report(
+                    item,
+                    path: path,
+                    "a guard needs detect, regex, keywords or webhook",
+                    hint: "detect: [email, payment_card]"
+                )
+                continue
+            }
+            let detectors: DetectorSet
+            do {
+                detectors = try DetectorSet(specs)
+            } catch {
+                reader.report(entries["regex"] ?? item, path: "\(path).regex", error.message)
+                continue
+            }
+            rules.append(
+                GuardRule(
+                    id: id,
+                    flows: flows,
+                    subjects: subjects,
+                    detectorNames: detectorNames,
+                    specs: specs,
+                    detectors: detectors,
+                    action: action,
+                    webhook: webhook
+                )
+            )
+        }
+        return rules
+    }
+
+    private mutating func webhookSettings(_ node: Node, path: String) -> WebhookGuardSettings? {
+        guard let entries = reader.mapping(node, path: path, allowedKeys: Self.webhookKeys) else { return nil }
+        guard let urlNode = entries["url"] else {
+            reader.report(node, path: "\(path).url", "a webhook guard needs the url it posts to")
+            return nil
+        }
+        guard let url = reader.baseURL(urlNode, path: "\(path).url", example: "http://127.0.0.1:9000/guard") else {
+            return nil
+        }
+        var timeout: Duration = .seconds(2)
+        if let node = entries["timeout"] {
+            guard
+                let value = reader.duration(
+                    node,
+                    path: "\(path).timeout",
+                    range: .milliseconds(10)...Duration.seconds(60),
+                    example: "500ms"
+                )
+            else { return nil }
+            timeout = value
+        }
+        var failClosed = true
+        if let node = entries["on_error"] {
+            guard let value = reader.choice(node, path: "\(path).on_error", options: ["allow", "block"]) else {
+                return nil
+            }
+            failClosed = value == "block"
+        }
+        return WebhookGuardSettings(url: url, timeout: timeout, failClosed: failClosed)
+    }
+
+    private mutating func sessionRules(_ node: Node) -> [SessionRule] {
+        guard let items = reader.sequence(node, path: "session_rules") else { return [] }
+        var rules: [SessionRule] = []
+        for (index, item) in items.enumerated() {
+            let path = "session_rules[\(index)]"
+            guard let entries = reader.mapping(item, path: path, allowedKeys: Self.sessionRuleKeys) else { continue }
+            var id = "\(fileName)#\(path)"
+            if let node = entries["id"], let text = reader.nonEmptyString(node, path: "\(path).id") {
+                id = "\(fileName)#\(text)"
+            }
+            var scope = SessionRule.Scope.mcpSession
+            if let node = entries["scope"] {
+                guard let value = reader.choice(node, path: "\(path).scope", options: ["mcp_session", "run", "agent"])
+                else {
+                    continue
+                }
+                switch value {
+                case "run": scope = .run
+                case "agent":
+                    var window: Duration = .seconds(3600)
+                    if let windowNode = entries["window"] {
+                        guard
+                            let value = reader.duration(
+                                windowNode,
+                                path: "\(path).window",
+                                range: .seconds(1)...Duration.seconds(31 * 86_400),
+                                example: "1h"
+                            )
+                        else { continue }
+                        window = value
+                    }
+                    scope = .agent(window: window)
+                default: scope = .mcpSession
+                }
+            }
+            if entries["window"] != nil, case .agent = scope {
+            } else if let node = entries["window"] {
+                reader.report(
+                    node,
+                    path: "\(path).window",
+                    "only scope: agent has a window; sessions and runs end by themselves"
+                )
+                continue
+            }
+            guard let afterNode = entries["after"],
+                let after = reader.mapping(afterNode, path: "\(path).after", allowedKeys: Self.sessionAfterKeys)
+            else {
+                if entries["after"] == nil {
+                    reader.report(
+                        item,
+                        path: "\(path).after",
+                        "a session rule says what must have happened",
+                        hint: "after: {tool_tags: [untrusted]}"
+                    )
+                }
+                continue
+            }
+            let afterTags = Set(after["tool_tags"].map { names($0, path: "\(path).after.tool_tags") } ?? [])
+            var afterDetectors: Set<String> = []
+            if let node = after["detectors"] {
+                let listed = names(node, path: "\(path).after.detectors")
+                do {
+                    afterDetectors = Set(try DetectorSet.builtins(named: listed).map(\.rawValue))
+                } catch {
+                    // Custom detectors are named by their guard (`guard-id/regex[0]`).
+                    afterDetectors = Set(listed)
+                }
+            }
+            guard !afterTags.isEmpty || !afterDetectors.isEmpty else {
+                reader.report(afterNode, path: "\(path).after", "name tool_tags or detectors")
+                continue
+            }
+            guard let denyNode = entries["deny"],
+                let deny = reader.mapping(denyNode, path: "\(path).deny", allowedKeys: Self.sessionDenyKeys)
+            else {
+                if entries["deny"] == nil {
+                    reader.report(
+                        item,
+                        path: "\(path).deny",
+                        "a session rule says what it then denies",
+                        hint: "deny: {tool_tags: [egress]}"
+                    )
+                }
+                continue
+            }
+            let denyTags = Set(deny["tool_tags"].map { names($0, path: "\(path).deny.tool_tags") } ?? [])
+            let providerTags = deny["llm_providers_not_tagged"].map {
+                Set(names($0, path: "\(path).deny.llm_providers_not_tagged"))
+            }
+            guard !denyTags.isEmpty || !(providerTags ?? []).isEmpty else {
+                reader.report(denyNode, path: "\(path).deny", "name tool_tags or llm_providers_not_tagged")
+                continue
+            }
+            var consequence = SessionRule.Consequence.deny
+            if let node = entries["action"] {
+                guard
+                    let value = reader.choice(
+                        node,
+                        path: "\(path).action",
+                        options: SessionRule.Consequence.allCases.map(\.rawValue)
+                    ),
+                    let chosen = SessionRule.Consequence(rawValue: value)
+                else { continue }
+                consequence = chosen
+            }
+            rules.append(
+                SessionRule(
+                    id: id,
+                    scope: scope,
+                    afterToolTags: afterTags,
+                    afterDetectors: afterDetectors,
+                    denyToolTags: denyTags,
+                    denyProvidersNotTagged: providerTags,
+                    consequence: consequence
+                )
             )
         }
         return rules

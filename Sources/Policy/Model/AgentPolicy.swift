@@ -94,6 +94,16 @@ struct AgentPolicy: Sendable {
     /// USD budgets per UTC day and month, in picodollars, with the rule that set each.
     var budgets: [BudgetRule] = []
     var denialStyle: DenialStyle = .error
+    /// Content guards, the agent's own first (a shared guard with the same id is replaced).
+    var guards: [GuardRule] = []
+    var sessionRules: [SessionRule] = []
+    /// The merged detectors of the completion flow's block guards that apply to every model,
+    /// compiled at load for streamed completions.
+    var completionStreamDetectors: DetectorSet?
+
+    func guards(for flow: GuardFlow, subject: String) -> [GuardRule] {
+        guards.filter { $0.action != .allow && $0.applies(to: flow, subject: subject) }
+    }
 
     /// The first rule of a list whose globs match `name`.
     static func first(_ rules: [NameRule], matching name: String) -> NameRule? {

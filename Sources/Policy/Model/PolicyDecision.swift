@@ -1,11 +1,17 @@
 /// The policy's answer, with the rule that decided it and a reason a person can read. The
 /// reason names only what the caller asked for, never another agent's tools or an argument's value.
 public struct PolicyDecision: Sendable, Equatable, CustomStringConvertible {
-    public enum Effect: String, Sendable {
+    public enum Effect: String, Sendable, CaseIterable {
         case allow
         case deny
         /// A limit refused the call for now; `retryAfter` says when it may pass.
         case limit
+        /// A guard found something and let the content pass (audit only).
+        case flag
+        /// A guard masked what it found and let the rest pass.
+        case redact
+        /// A guard refused the content.
+        case block
     }
 
     public let effect: Effect

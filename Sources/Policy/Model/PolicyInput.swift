@@ -8,11 +8,23 @@ public struct PolicyInput: Sendable {
     public let action: PolicyAction
     /// The request the action belongs to, for the audit log.
     public let requestID: RequestID?
+    /// The MCP session and agent run the request belongs to, for session rules.
+    public let session: SessionKeys
+    /// For an LLM call: the providers its route may reach, for session rules on providers.
+    public let providers: [String]
 
-    public init(identity: Identity, action: PolicyAction, requestID: RequestID? = nil) {
+    public init(
+        identity: Identity,
+        action: PolicyAction,
+        requestID: RequestID? = nil,
+        session: SessionKeys = .none,
+        providers: [String] = []
+    ) {
         self.identity = identity
         self.action = action
         self.requestID = requestID
+        self.session = session
+        self.providers = providers
     }
 }
 

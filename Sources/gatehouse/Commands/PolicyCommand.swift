@@ -62,20 +62,22 @@ struct PolicyCheckCommand: ParsableCommand {
     }
 }
 
-struct PolicyTestCommand: ParsableCommand {
+struct PolicyTestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
         abstract: "Run the test cases beside the policies (*.test.yaml); exits 1 if any case fails.",
         discussion: """
             Each file lists cases: an agent, one call (tool + arguments, list_tool, model, list_model \
-            or server) and the expected decision (allow, deny or limit), optionally the deciding rule \
-            and a repeat count. The cases of one file run in order against fresh limit counters.
+            or server), optionally its content (prompt and completion for a model, result for a tool) \
+            and session, and the expected decision (allow, deny, limit, or a guard's flag, redact or \
+            block), optionally the deciding rule and a repeat count. The cases of one file run in \
+            order against fresh limit counters and fresh session memory.
             """
     )
 
     @OptionGroup var options: PolicyDirectoryOption
 
-    func run() throws {
+    func run() async throws {
         let (directory, policies) = try options.load()
         let files = (try? PolicyTestSuite.testFiles(in: directory)) ?? []
         guard !files.isEmpty else {
@@ -101,7 +103,7 @@ struct PolicyTestCommand: ParsableCommand {
                 printDiagnostics(diagnostics, subject: path)
                 throw ExitCode(1)
             }
-            for result in PolicyTestSuite.run(cases, policies: policies) {
+            for result in await PolicyTestSuite.run(cases, policies: policies) {
                 let testCase = result.testCase
                 if result.passed {
                     passed += 1

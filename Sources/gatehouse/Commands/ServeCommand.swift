@@ -141,7 +141,7 @@ struct GatewayRunner {
             }
         }
         let policyWatcher = PolicyWatcher(
-            engine: PolicyEngine(auditSink: auditLog, spend: budgetSpend),
+            engine: PolicyEngine(auditSink: auditLog, spend: budgetSpend, webhookClient: WebhookGuardClient()),
             state: state,
             environment: environment,
             logger: logger

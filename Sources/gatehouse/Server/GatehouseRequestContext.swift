@@ -14,6 +14,8 @@ public struct GatehouseRequestContext: RequestContext {
     var identity: Identity?
     /// The request's well-formed W3C `traceparent`, set by the request-id middleware.
     var traceParent: String?
+    /// The agent run named in `x-gatehouse-session`, set by the request-id middleware.
+    var run: String?
     /// The configured body limit, so Hummingbird's own decoders enforce the same number.
     public var maxUploadSize: Int = 4 << 20
 
@@ -40,7 +42,8 @@ extension GatehouseRequestContext: LLMRequestContextProtocol, MCPRequestContextP
                 isOpen: { channel.isActive },
                 waitUntilClosed: { await ConnectionCloseWatcher.wait(for: closeFuture) }
             ),
-            traceParent: traceParent
+            traceParent: traceParent,
+            run: run
         )
     }
 

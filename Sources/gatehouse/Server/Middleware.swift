@@ -112,6 +112,9 @@ struct RequestIDMiddleware: RouterMiddleware {
             context.logger[metadataKey: "trace_id"] = "\(traceParent.traceID)"
             context.traceParent = header
         }
+        if let run = request.headers[.gatehouseRun], !run.isEmpty {
+            context.run = String(run.prefix(AgentRequest.maximumRunLength))
+        }
         var response = try await next(request, context)
         response.headers[.requestID] = requestID.description
         return response
@@ -349,4 +352,9 @@ struct AdminAuthenticationMiddleware: RouterMiddleware {
         }
         return try await next(request, context)
     }
+}
+
+extension HTTPField.Name {
+    /// Names the agent run a request belongs to (`AgentRequest.runHeader`).
+    static let gatehouseRun = HTTPField.Name(AgentRequest.runHeader)!
 }

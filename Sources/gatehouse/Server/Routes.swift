@@ -157,8 +157,9 @@ struct AdminRoutes {
                 }
                 query.limit = parsed
             }
-            if let decision = query.decision, !["allow", "deny", "limit"].contains(decision) {
-                throw GatewayError(kind: .badRequest, message: "decision must be allow, deny or limit.")
+            if let decision = query.decision, PolicyDecision.Effect(rawValue: decision) == nil {
+                let effects = PolicyDecision.Effect.allCases.map(\.rawValue).joined(separator: ", ")
+                throw GatewayError(kind: .badRequest, message: "decision must be one of: \(effects).")
             }
             let rows = try await store.policyDecisions(query)
             return try jsonResponse(

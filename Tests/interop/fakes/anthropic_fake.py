@@ -28,7 +28,6 @@ from fakes.server import (
     compact_json,
     count_words,
     split_arguments,
-    split_pieces,
     text_of,
 )
 
@@ -63,7 +62,7 @@ class FakeAnthropic(FakeProvider):
         self.cache_read_input_tokens = cache_read_input_tokens
 
     def text_reply(self) -> str:
-        return self.reply_text or f"Hello from {self.name}."
+        return self.scripted_text() or f"Hello from {self.name}."
 
     @staticmethod
     def total_input(usage: dict[str, Any]) -> int:
@@ -223,7 +222,7 @@ class FakeAnthropic(FakeProvider):
         for index, block in enumerate(content):
             if block["type"] == "text":
                 event("content_block_start", index=index, content_block={"type": "text", "text": ""})
-                for piece in split_pieces(block["text"]):
+                for piece in self.pieces(block["text"]):
                     event("content_block_delta", index=index, delta={"type": "text_delta", "text": piece})
             else:
                 event("content_block_start", index=index,

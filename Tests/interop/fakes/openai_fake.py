@@ -27,7 +27,6 @@ from fakes.server import (
     compact_json,
     count_words,
     split_arguments,
-    split_pieces,
     text_of,
 )
 
@@ -69,7 +68,7 @@ class FakeOpenAI(FakeProvider):
         return f"{self.origin}/v1"
 
     def text_reply(self) -> str:
-        return self.reply_text or f"Hello from {self.name}."
+        return self.scripted_text() or f"Hello from {self.name}."
 
     @staticmethod
     def expected_embedding(index: int, dimensions: int) -> list[float]:
@@ -204,7 +203,7 @@ class FakeOpenAI(FakeProvider):
             for fragment in split_arguments(function["arguments"]):
                 events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]}))
         else:
-            events.extend(chunk({"content": piece}) for piece in split_pieces(text or ""))
+            events.extend(chunk({"content": piece}) for piece in self.pieces(text or ""))
         events.append(chunk({}, finish_reason))
         if include_usage:
             events.append(f"data: {compact_json({**base, 'choices': [], 'usage': usage})}\n\n")
@@ -331,7 +330,7 @@ class FakeOpenAI(FakeProvider):
                   item={**item, "status": "in_progress", "content": []})
             event("response.content_part.added", item_id=item["id"], output_index=0, content_index=0,
                   part={"type": "output_text", "text": "", "annotations": [], "logprobs": []})
-            for piece in split_pieces(text):
+            for piece in self.pieces(text):
                 event("response.output_text.delta", item_id=item["id"], output_index=0, content_index=0,
                       delta=piece, logprobs=[])
             event("response.output_text.done", item_id=item["id"], output_index=0, content_index=0,

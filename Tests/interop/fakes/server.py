@@ -327,6 +327,9 @@ class FakeProvider:
         self.chunk_delay = chunk_delay
         # Replaces the text of text replies when set (a long one makes a long stream).
         self.reply_text: str | None = None
+        # When set, the text reply is these pieces joined, and a stream sends exactly these pieces (to split a
+        # pattern across events); reply_text and the word-by-word split are then not used.
+        self.reply_pieces: list[str] | None = None
         self._condition = threading.Condition()
         self._records: list[RecordedRequest] = []
         self._failure: FailureMode | None = None
@@ -500,6 +503,18 @@ class FakeProvider:
                     self._failure = None
                     self._failure_times = None
             return mode
+
+    def scripted_text(self) -> str | None:
+        """The text reply the test scripted (reply_pieces, then reply_text); None for the fake's own."""
+        if self.reply_pieces is not None:
+            return "".join(self.reply_pieces)
+        return self.reply_text
+
+    def pieces(self, text: str) -> list[str]:
+        """How a stream splits `text`: the scripted pieces when they spell it, else word by word."""
+        if self.reply_pieces is not None and "".join(self.reply_pieces) == text:
+            return list(self.reply_pieces)
+        return split_pieces(text)
 
     # Handling
 
