@@ -371,3 +371,61 @@ def test_prompts_and_resources_pass_the_result_guards(start_mcp_gateway: Any, tm
     assert [item["text"] for item in templated["result"]["contents"]] == ["Hi [EMAIL]"], templated
     assert templated["result"]["contents"][0]["uri"] == "fixture://greeting/bob@example.com", templated
     session.close()
+
+
+# --- A rule that spans both planes ----------------------------------------------------------------
+
+
+def test_an_injection_in_a_tool_result_keeps_the_runs_llm_calls_on_internal_providers(policy: PolicyStack) -> None:
+    """A run (x-gatehouse-session) whose tool result carried an injection marker may not call a model
+    served by a provider not tagged internal; other runs, and the same run's tools, are unaffected."""
+    import openai
+
+    loaded_before = policy.admin("/admin/policy").json()["loaded_at"]
+    defaults = policy.policy_file("defaults.yaml")
+    text = defaults.read_text()
+    text = text.replace(
+        "tags:\n  tools:\n",
+        "tags:\n  providers:\n    anthropic: [internal]\n  tools:\n",
+    )
+    text = text.replace(
+        "session_rules:\n",
+        "session_rules:\n"
+        "  - id: internal-only-after-injection\n"
+        "    scope: run\n"
+        "    after: {detectors: [prompt_injection]}\n"
+        "    deny: {llm_providers_not_tagged: [internal]}\n",
+    )
+    text += "  - {id: flag-injection, flows: [tool_result], detect: [injection], action: flag}\n"
+    defaults.write_text(text)
+    researcher = policy.mcp("researcher")
+
+    def fetch(run: str) -> dict[str, Any]:
+        headers = {**modern_headers("tools/call", "web__fetch"), "x-gatehouse-session": run}
+        body = modern_body("tools/call", {"name": "web__fetch", "arguments": {"url": INJECTION_PAGE}})
+        response = researcher.post_mcp(body, headers)
+        from mcp_support import jsonrpc_response
+
+        return jsonrpc_response(response.headers.get("content-type", ""), response.content)
+
+    def rule_in_force() -> bool:
+        state = policy.admin("/admin/policy").json()
+        assert state["errors"] == [], state
+        return bool(state["loaded_at"] != loaded_before)
+
+    wait_until(rule_in_force, 5, "the edited defaults in force")
+    # The injected page arrives (the guard only flags it).
+    assert "Ignore all previous instructions" in result_text(fetch("run-a"))
+
+    def chat(run: str, model: str) -> Any:
+        client = policy.openai("researcher").with_options(default_headers={"x-gatehouse-session": run})
+        return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        chat("run-a", "gpt-4o-mini")
+    message = str(refused.value)
+    assert "internal-only-after-injection" in message and "prompt_injection" in message, message
+    assert "web__fetch" in message, message
+    # The internal provider still serves the run, and another run may use any provider.
+    assert chat("run-a", "claude-haiku-4-5").choices[0].message.content
+    assert chat("run-b", "gpt-4o-mini").choices[0].message.content
