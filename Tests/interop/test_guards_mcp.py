@@ -396,7 +396,9 @@ def test_an_injection_in_a_tool_result_keeps_the_runs_llm_calls_on_internal_prov
         "    after: {detectors: [prompt_injection]}\n"
         "    deny: {llm_providers_not_tagged: [internal]}\n",
     )
-    text += "  - {id: flag-injection, flows: [tool_result], detect: [injection], action: flag}\n"
+    text = text.replace(
+        "guards:\n", "guards:\n  - {id: flag-injection, flows: [tool_result], detect: [injection], action: flag}\n"
+    )
     defaults.write_text(text)
     researcher = policy.mcp("researcher")
 
