@@ -317,10 +317,7 @@ struct PolicyFileDecoder {
         for (index, item) in items.enumerated() {
             let path = "limits[\(index)]"
             guard let entries = reader.mapping(item, path: path, allowedKeys: Self.limitKeys) else { continue }
-            var id = "\(fileName)#\(path)"
-            if let node = entries["id"], let text = reader.nonEmptyString(node, path: "\(path).id") {
-                id = "\(fileName)#\(text)"
-            }
+            let id = ruleID(entries, path: path)
             let selectors = ["tool", "server", "model"].filter { entries[$0] != nil }
             guard selectors.count <= 1 else {
                 reader.report(item, path: path, "a limit counts one of tool, server or model, not several")
@@ -407,6 +404,15 @@ struct PolicyFileDecoder {
         return rules
     }
 
+    /// A rule's id as denials and the audit log show it: `file#id` when the rule names itself,
+    /// else `file#path` (`researcher.yaml#guards[0]`).
+    private mutating func ruleID(_ entries: [String: Node], path: String) -> String {
+        guard let node = entries["id"], let text = reader.nonEmptyString(node, path: "\(path).id") else {
+            return "\(fileName)#\(path)"
+        }
+        return "\(fileName)#\(text)"
+    }
+
     private mutating func names(_ node: Node, path: String) -> [String] {
         globs(node, path: path).map(\.0.description)
     }
@@ -417,10 +423,7 @@ struct PolicyFileDecoder {
         for (index, item) in items.enumerated() {
             let path = "guards[\(index)]"
             guard let entries = reader.mapping(item, path: path, allowedKeys: Self.guardKeys) else { continue }
-            var id = "\(fileName)#\(path)"
-            if let node = entries["id"], let text = reader.nonEmptyString(node, path: "\(path).id") {
-                id = "\(fileName)#\(text)"
-            }
+            let id = ruleID(entries, path: path)
             guard let flowsNode = entries["flows"] else {
                 reader.report(
                     item,
@@ -585,10 +588,7 @@ struct PolicyFileDecoder {
         for (index, item) in items.enumerated() {
             let path = "session_rules[\(index)]"
             guard let entries = reader.mapping(item, path: path, allowedKeys: Self.sessionRuleKeys) else { continue }
-            var id = "\(fileName)#\(path)"
-            if let node = entries["id"], let text = reader.nonEmptyString(node, path: "\(path).id") {
-                id = "\(fileName)#\(text)"
-            }
+            let id = ruleID(entries, path: path)
             var scope = SessionRule.Scope.mcpSession
             if let node = entries["scope"] {
                 guard let value = reader.choice(node, path: "\(path).scope", options: ["mcp_session", "run", "agent"])
@@ -640,11 +640,11 @@ struct PolicyFileDecoder {
             var afterDetectors: Set<String> = []
             if let node = after["detectors"] {
                 let listed = names(node, path: "\(path).after.detectors")
-                do {
-                    afterDetectors = Set(try DetectorSet.builtins(named: listed).map(\.rawValue))
-                } catch {
-                    // Custom detectors are named by their guard (`guard-id/regex[0]`).
-                    afterDetectors = Set(listed)
+                for name in listed {
+                    // A group stands for its detectors; a custom detector is named by its guard
+                    // (`guard-id/regex[0]`).
+                    let builtins = (try? DetectorSet.builtins(named: [name])) ?? []
+                    afterDetectors.formUnion(builtins.isEmpty ? [name] : builtins.map(\.rawValue))
                 }
             }
             guard !afterTags.isEmpty || !afterDetectors.isEmpty else {
