@@ -71,7 +71,7 @@ let package = Package(
         // already owns the module name `Tracing`; the folder keeps the architecture's name.
         .target(
             name: "GatehouseTracing",
-            dependencies: ["GatehouseCore"],
+            dependencies: ["GatehouseCore", "GatehouseJSON"],
             path: "Sources/Tracing",
             exclude: ["README.md"],
             swiftSettings: strictSettings
@@ -131,7 +131,7 @@ let package = Package(
             name: "PolicyTests",
             dependencies: ["Policy", "GatehouseCore", "GatehouseConfig", "GatehouseJSON"]
         ),
-        .testTarget(name: "GatehouseTracingTests", dependencies: ["GatehouseTracing"]),
+        .testTarget(name: "GatehouseTracingTests", dependencies: ["GatehouseTracing", "GatehouseJSON"]),
         .testTarget(
             name: "StoreTests",
             dependencies: ["Store", .product(name: "Logging", package: "swift-log")]

@@ -1,0 +1,143 @@
+/// A finished span as Gatehouse exports and stores it: plain values, free of any exporter's types,
+/// so the OTLP encoder, the Langfuse exporter and the local store all read the same record.
+public struct SpanRecord: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case `internal`
+        case server
+        case client
+    }
+
+    public enum Status: Sendable, Equatable {
+        case unset
+        case ok
+        case error(String)
+    }
+
+    /// 32 lowercase hex digits, as in `traceparent`.
+    public var traceID: String
+    /// 16 lowercase hex digits.
+    public var spanID: String
+    public var parentSpanID: String?
+    public var name: String
+    public var kind: Kind
+    /// Unix time in nanoseconds.
+    public var startNanoseconds: UInt64
+    public var endNanoseconds: UInt64
+    public var attributes: [SpanAttribute]
+    public var events: [SpanEvent]
+    public var links: [SpanLink]
+    public var status: Status
+
+    public init(
+        traceID: String,
+        spanID: String,
+        parentSpanID: String?,
+        name: String,
+        kind: Kind,
+        startNanoseconds: UInt64,
+        endNanoseconds: UInt64,
+        attributes: [SpanAttribute] = [],
+        events: [SpanEvent] = [],
+        links: [SpanLink] = [],
+        status: Status = .unset
+    ) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.parentSpanID = parentSpanID
+        self.name = name
+        self.kind = kind
+        self.startNanoseconds = startNanoseconds
+        self.endNanoseconds = max(endNanoseconds, startNanoseconds)
+        self.attributes = attributes
+        self.events = events
+        self.links = links
+        self.status = status
+    }
+
+    /// The first value of an attribute, for tests and the viewer.
+    public subscript(attribute key: String) -> SpanAttribute.Value? {
+        attributes.first { $0.key == key }?.value
+    }
+}
+
+/// One attribute. Values are the OTLP scalar kinds and string arrays (`gen_ai.response.finish_reasons`).
+public struct SpanAttribute: Sendable, Equatable {
+    public enum Value: Sendable, Equatable {
+        case string(String)
+        case int(Int64)
+        case double(Double)
+        case bool(Bool)
+        case strings([String])
+    }
+
+    public let key: String
+    public let value: Value
+
+    public init(_ key: String, _ value: Value) {
+        self.key = key
+        self.value = value
+    }
+
+    public init(_ key: String, _ value: String) { self.init(key, .string(value)) }
+    public init(_ key: String, _ value: Int) { self.init(key, .int(Int64(value))) }
+    public init(_ key: String, _ value: Bool) { self.init(key, .bool(value)) }
+}
+
+/// Something that happened at an instant inside a span (a policy decision, a retry).
+public struct SpanEvent: Sendable, Equatable {
+    public let name: String
+    public let timeNanoseconds: UInt64
+    public let attributes: [SpanAttribute]
+
+    public init(name: String, timeNanoseconds: UInt64, attributes: [SpanAttribute] = []) {
+        self.name = name
+        self.timeNanoseconds = timeNanoseconds
+        self.attributes = attributes
+    }
+}
+
+/// A link to a span elsewhere (a tool span to the chat span that asked for the call).
+public struct SpanLink: Sendable, Equatable {
+    public let traceID: String
+    public let spanID: String
+    public let attributes: [SpanAttribute]
+
+    public init(traceID: String, spanID: String, attributes: [SpanAttribute] = []) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.attributes = attributes
+    }
+}
+
+/// Random trace and span ids in lowercase hex (never all zero, as W3C Trace Context requires).
+public enum TraceIdentifiers {
+    public static func traceID<R: RandomNumberGenerator>(using random: inout R) -> String {
+        hex(nonZero(&random)) + hex(random.next())
+    }
+
+    public static func spanID<R: RandomNumberGenerator>(using random: inout R) -> String {
+        hex(nonZero(&random))
+    }
+
+    public static func traceID() -> String {
+        var random = SystemRandomNumberGenerator()
+        return traceID(using: &random)
+    }
+
+    public static func spanID() -> String {
+        var random = SystemRandomNumberGenerator()
+        return spanID(using: &random)
+    }
+
+    private static func nonZero<R: RandomNumberGenerator>(_ random: inout R) -> UInt64 {
+        while true {
+            let value: UInt64 = random.next()
+            if value != 0 { return value }
+        }
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
