@@ -124,6 +124,31 @@ enum StoreSchema {
                 CREATE INDEX policy_decisions_agent_time ON policy_decisions (agent, decided_at);
                 """
         ),
+        // The local trace store: every exported span of a run, for the viewer and `gatehouse
+        // traces`. Start and end are Unix nanoseconds; attributes, events and links are the
+        // span's JSON. Runs are listed by their root span (no parent within the trace's run).
+        Migration(
+            version: 7,
+            name: "trace_spans",
+            sql: """
+                CREATE TABLE trace_spans (
+                    id INTEGER PRIMARY KEY,
+                    trace_id TEXT NOT NULL,
+                    span_id TEXT NOT NULL,
+                    parent_span_id TEXT,
+                    is_run_root INTEGER NOT NULL,
+                    agent TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    start_ns INTEGER NOT NULL,
+                    end_ns INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    detail TEXT NOT NULL
+                );
+                CREATE INDEX trace_spans_trace ON trace_spans (trace_id, start_ns);
+                CREATE INDEX trace_spans_runs ON trace_spans (is_run_root, start_ns);
+                """
+        ),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -1,0 +1,61 @@
+import Foundation
+import Logging
+import Store
+import Testing
+
+private let logger = Logger(label: "gatehouse.store.tests", factory: { _ in SwiftLogNoOpLogHandler() })
+
+@Suite("Trace store")
+struct TraceSpanLogTests {
+    func span(
+        _ trace: String,
+        _ id: String,
+        parent: String?,
+        root: Bool = false,
+        agent: String = "demo",
+        start: Int64
+    )
+        -> StoredSpan
+    {
+        StoredSpan(
+            traceID: trace,
+            spanID: id,
+            parentSpanID: parent,
+            isRunRoot: root,
+            agent: agent,
+            name: root ? "invoke_agent \(agent)" : "chat gpt-4o-mini",
+            kind: root ? "internal" : "client",
+            startNanoseconds: start,
+            endNanoseconds: start + 10,
+            status: "unset",
+            detail: #"{"attributes":{}}"#
+        )
+    }
+
+    @Test func runsAreListedByTheirRootAndATraceReadsBackInStartOrder() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-traces-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try await Store.open(path: folder.appendingPathComponent("g.db").path, logger: logger)
+        try await store.recordSpans([
+            span("t1", "c2", parent: "r1", start: 300),
+            span("t1", "c1", parent: "r1", start: 200),
+            span("t1", "r1", parent: nil, root: true, start: 100),
+            span("t2", "r2", parent: "outside", root: true, agent: "other", start: 500),
+        ])
+        #expect(try await store.traceRuns(TraceRunQuery()).map(\.spanID) == ["r2", "r1"])
+        #expect(try await store.traceRuns(TraceRunQuery(agent: "demo")).map(\.spanID) == ["r1"])
+        #expect(try await store.traceRuns(TraceRunQuery(sinceNanoseconds: 400)).map(\.spanID) == ["r2"])
+        let spans = try await store.traceSpans(traceID: "t1")
+        #expect(spans.map(\.spanID) == ["r1", "c1", "c2"])
+        #expect(spans[0].isRunRoot && spans[0].parentSpanID == nil && spans[1].parentSpanID == "r1")
+        #expect(spans[1] == span("t1", "c1", parent: "r1", start: 200))
+
+        // Retention by age, then by count (oldest first).
+        #expect(try await store.pruneTraceSpans(olderThanNanoseconds: 150, maximumSpans: 100) == 1)
+        #expect(try await store.traceSpans(traceID: "t1").map(\.spanID) == ["c1", "c2"])
+        #expect(try await store.pruneTraceSpans(olderThanNanoseconds: 0, maximumSpans: 1) == 2)
+        #expect(try await store.traceRuns(TraceRunQuery()).map(\.spanID) == ["r2"])
+        await store.close()
+    }
+}
