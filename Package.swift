@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"6.0.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -67,11 +68,20 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: strictSettings
         ),
+        // OTLP's trace export types, generated once from the OpenTelemetry protos (see its README).
+        .target(
+            name: "OTLPProtos",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["README.md"]
+        ),
         // The module is `GatehouseTracing` because swift-distributed-tracing (used by Hummingbird)
         // already owns the module name `Tracing`; the folder keeps the architecture's name.
         .target(
             name: "GatehouseTracing",
-            dependencies: ["GatehouseCore", "GatehouseJSON"],
+            dependencies: [
+                "GatehouseCore", "GatehouseJSON", "OTLPProtos",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             path: "Sources/Tracing",
             exclude: ["README.md"],
             swiftSettings: strictSettings
@@ -131,7 +141,10 @@ let package = Package(
             name: "PolicyTests",
             dependencies: ["Policy", "GatehouseCore", "GatehouseConfig", "GatehouseJSON"]
         ),
-        .testTarget(name: "GatehouseTracingTests", dependencies: ["GatehouseTracing", "GatehouseJSON"]),
+        .testTarget(
+            name: "GatehouseTracingTests",
+            dependencies: ["GatehouseTracing", "GatehouseJSON", "OTLPProtos"]
+        ),
         .testTarget(
             name: "StoreTests",
             dependencies: ["Store", .product(name: "Logging", package: "swift-log")]
