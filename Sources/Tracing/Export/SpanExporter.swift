@@ -1,0 +1,191 @@
+internal import Synchronization
+
+/// Sends one encoded batch to a collector. The executable implements it over its HTTP client
+/// (the tracing module opens no sockets). Throws when the collector cannot be reached.
+public protocol SpanExportTransport: Sendable {
+    func post(_ body: [UInt8], contentType: String) async throws -> SpanExportResponse
+}
+
+public struct SpanExportResponse: Sendable, Equatable {
+    public let status: Int
+    /// The collector's `Retry-After`, when it sent one.
+    public let retryAfter: Duration?
+
+    public init(status: Int, retryAfter: Duration? = nil) {
+        self.status = status
+        self.retryAfter = retryAfter
+    }
+}
+
+/// What to do after one attempt to export a batch: OTLP's rules (retry only 429, 502, 503 and 504,
+/// and an unreachable collector, honouring `Retry-After`; anything else is final).
+public enum SpanExportRetry: Equatable, Sendable {
+    case delivered
+    case retry(after: Duration)
+    case drop(reason: String)
+
+    public static func decide(
+        _ outcome: Result<SpanExportResponse, SpanExportUnreachable>,
+        attempt: Int,
+        maximumAttempts: Int
+    ) -> SpanExportRetry {
+        let backoff = Duration.milliseconds(500) * (1 << min(max(attempt - 1, 0), 6))
+        switch outcome {
+        case .success(let response) where (200..<300).contains(response.status):
+            return .delivered
+        case .success(let response) where [429, 502, 503, 504].contains(response.status):
+            guard attempt < maximumAttempts else {
+                return .drop(reason: "HTTP \(response.status) after \(attempt) attempts")
+            }
+            return .retry(after: min(response.retryAfter ?? backoff, .seconds(60)))
+        case .success(let response):
+            return .drop(reason: "HTTP \(response.status)")
+        case .failure:
+            guard attempt < maximumAttempts else { return .drop(reason: "unreachable after \(attempt) attempts") }
+            return .retry(after: min(backoff, .seconds(30)))
+        }
+    }
+}
+
+public struct SpanExportUnreachable: Error, Equatable, Sendable {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// One exporter's pipeline: a bounded queue the request path only appends to (never waiting: a
+/// full queue drops the new spans and counts them), and a loop that sends batches, retrying as
+/// `SpanExportRetry` says. A dead collector costs at most `capacity` spans of memory.
+public final class SpanExporter: Sendable {
+    public struct Counts: Sendable, Equatable {
+        public var queued = 0
+        public var exported = 0
+        /// Dropped because the queue was full.
+        public var droppedQueueFull = 0
+        /// Dropped after the collector refused them or stayed unreachable.
+        public var droppedByCollector = 0
+    }
+
+    public let name: String
+    public let capacity: Int
+    public let batchSize: Int
+    public let flushInterval: Duration
+    public let maximumAttempts: Int
+    private let transport: any SpanExportTransport
+    private let contentType: String
+    private let encode: @Sendable ([SpanRecord]) throws -> [UInt8]
+    private let sleep: @Sendable (Duration) async throws -> Void
+    private let state = Mutex<(spans: [SpanRecord], counts: Counts)>(([], Counts()))
+    private let wakeUps: AsyncStream<Void>.Continuation
+    private let wakeUpStream: AsyncStream<Void>
+    private let lastProblem = Mutex<String?>(nil)
+
+    public init(
+        name: String,
+        transport: any SpanExportTransport,
+        contentType: String,
+        encode: @escaping @Sendable ([SpanRecord]) throws -> [UInt8],
+        capacity: Int = 4096,
+        batchSize: Int = 512,
+        flushInterval: Duration = .seconds(1),
+        maximumAttempts: Int = 5,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
+        self.name = name
+        self.transport = transport
+        self.contentType = contentType
+        self.encode = encode
+        self.capacity = max(1, capacity)
+        self.batchSize = max(1, batchSize)
+        self.flushInterval = flushInterval
+        self.maximumAttempts = max(1, maximumAttempts)
+        self.sleep = sleep
+        (wakeUpStream, wakeUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Queues spans; never suspends. What does not fit is dropped and counted.
+    public func enqueue(_ spans: [SpanRecord]) {
+        let full = state.withLock { state -> Bool in
+            let room = capacity - state.spans.count
+            let taken = spans.prefix(max(0, room))
+            state.spans.append(contentsOf: taken)
+            state.counts.droppedQueueFull += spans.count - taken.count
+            state.counts.queued = state.spans.count
+            return state.spans.count >= batchSize
+        }
+        if full { wakeUps.yield() }
+    }
+
+    public var counts: Counts { state.withLock { $0.counts } }
+    /// Why the last batch was dropped, for the logs and the admin API.
+    public var lastDropReason: String? { lastProblem.withLock { $0 } }
+
+    /// Sends batches until the task is cancelled: when a batch is full, else every `flushInterval`.
+    public func run() async {
+        while !Task.isCancelled {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { [wakeUpStream] in
+                    for await _ in wakeUpStream { return }
+                }
+                group.addTask { [sleep, flushInterval] in try? await sleep(flushInterval) }
+                await group.next()
+                group.cancelAll()
+            }
+            await exportQueued()
+        }
+    }
+
+    /// Sends everything queued now, batch by batch (also at shutdown).
+    public func exportQueued() async {
+        while true {
+            let batch = state.withLock { state -> [SpanRecord] in
+                let batch = Array(state.spans.prefix(batchSize))
+                state.spans.removeFirst(batch.count)
+                state.counts.queued = state.spans.count
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            await send(batch)
+        }
+    }
+
+    private func send(_ batch: [SpanRecord]) async {
+        let body: [UInt8]
+        do {
+            body = try encode(batch)
+        } catch {
+            drop(batch, reason: "cannot encode: \(error)")
+            return
+        }
+        var attempt = 1
+        while true {
+            let outcome: Result<SpanExportResponse, SpanExportUnreachable>
+            do {
+                outcome = .success(try await transport.post(body, contentType: contentType))
+            } catch {
+                outcome = .failure(SpanExportUnreachable("\(error)"))
+            }
+            switch SpanExportRetry.decide(outcome, attempt: attempt, maximumAttempts: maximumAttempts) {
+            case .delivered:
+                state.withLock { $0.counts.exported += batch.count }
+                return
+            case .drop(let reason):
+                drop(batch, reason: reason)
+                return
+            case .retry(let wait):
+                guard (try? await sleep(wait)) != nil else {
+                    drop(batch, reason: "stopped while waiting to retry")
+                    return
+                }
+                attempt += 1
+            }
+        }
+    }
+
+    private func drop(_ batch: [SpanRecord], reason: String) {
+        state.withLock { $0.counts.droppedByCollector += batch.count }
+        lastProblem.withLock { $0 = reason }
+    }
+}
