@@ -1,0 +1,185 @@
+/// Spans of the GenAI and MCP conventions, built from what the planes know: one function per
+/// kind of span, so every span of a kind carries the same attributes under the current names.
+public enum GatehouseSpans {
+    /// Token counts as the conventions define them: `input` includes cached tokens, `output`
+    /// includes reasoning tokens.
+    public struct Usage: Sendable, Equatable {
+        public var input: Int
+        public var output: Int
+        public var cacheRead: Int?
+        public var cacheCreation: Int?
+        public var reasoning: Int?
+
+        public init(input: Int, output: Int, cacheRead: Int? = nil, cacheCreation: Int? = nil, reasoning: Int? = nil) {
+            self.input = input
+            self.output = output
+            self.cacheRead = cacheRead
+            self.cacheCreation = cacheCreation
+            self.reasoning = reasoning
+        }
+    }
+
+    /// One LLM call: `chat {model}`, CLIENT, under the run's root.
+    public static func chat(
+        traceID: String,
+        spanID: String,
+        parentSpanID: String,
+        model: String,
+        provider: String,
+        responseModel: String?,
+        isStreaming: Bool,
+        startNanoseconds: UInt64,
+        endNanoseconds: UInt64,
+        firstChunkNanoseconds: UInt64? = nil,
+        usage: Usage?,
+        finishReasons: [String],
+        costUSD: Double?,
+        attempts: Int = 1,
+        error: String? = nil
+    ) -> SpanRecord {
+        var attributes = [
+            SpanAttribute(GenAIKey.operationName, "chat"),
+            SpanAttribute(GenAIKey.providerName, provider),
+            SpanAttribute(GenAIKey.requestModel, model),
+            SpanAttribute(GenAIKey.requestStream, isStreaming),
+        ]
+        if let responseModel { attributes.append(SpanAttribute(GenAIKey.responseModel, responseModel)) }
+        if !finishReasons.isEmpty { attributes.append(SpanAttribute(GenAIKey.finishReasons, .strings(finishReasons))) }
+        if let firstChunkNanoseconds, firstChunkNanoseconds >= startNanoseconds {
+            let seconds = Double(firstChunkNanoseconds - startNanoseconds) / 1e9
+            attributes.append(SpanAttribute(GenAIKey.timeToFirstChunk, .double(seconds)))
+        }
+        if let usage {
+            attributes.append(SpanAttribute(GenAIKey.inputTokens, usage.input))
+            attributes.append(SpanAttribute(GenAIKey.outputTokens, usage.output))
+            if let value = usage.cacheRead { attributes.append(SpanAttribute(GenAIKey.cacheReadInputTokens, value)) }
+            if let value = usage.cacheCreation {
+                attributes.append(SpanAttribute(GenAIKey.cacheCreationInputTokens, value))
+            }
+            if let value = usage.reasoning { attributes.append(SpanAttribute(GenAIKey.reasoningOutputTokens, value)) }
+        }
+        if let costUSD { attributes.append(SpanAttribute(GatehouseKey.costUSD, .double(costUSD))) }
+        if attempts > 1 { attributes.append(SpanAttribute(GatehouseKey.attempt, attempts)) }
+        if let error { attributes.append(SpanAttribute(CommonKey.errorType, error)) }
+        return SpanRecord(
+            traceID: traceID,
+            spanID: spanID,
+            parentSpanID: parentSpanID,
+            name: "chat \(model)",
+            kind: .client,
+            startNanoseconds: startNanoseconds,
+            endNanoseconds: endNanoseconds,
+            attributes: attributes,
+            status: error.map { .error($0) } ?? .unset
+        )
+    }
+
+    /// The agent's `tools/call`: `tools/call {tool}`, SERVER, with the agent-visible tool name, the
+    /// request id as the agent sent it and the tool call id the model gave it (when matched).
+    /// `isError` results are `error.type` = `tool_error`; a JSON-RPC error is its code.
+    public static func toolCall(
+        traceID: String,
+        spanID: String,
+        parentSpanID: String,
+        tool: String,
+        requestID: String,
+        sessionID: String?,
+        toolCallID: String?,
+        askedBy chatSpan: (traceID: String, spanID: String)?,
+        startNanoseconds: UInt64,
+        endNanoseconds: UInt64,
+        outcome: ToolOutcome
+    ) -> SpanRecord {
+        var attributes = [
+            SpanAttribute(MCPKey.methodName, "tools/call"),
+            SpanAttribute(GenAIKey.operationName, "execute_tool"),
+            SpanAttribute(GenAIKey.toolName, tool),
+            SpanAttribute(MCPKey.jsonRPCRequestID, requestID),
+        ]
+        if let sessionID { attributes.append(SpanAttribute(MCPKey.sessionID, sessionID)) }
+        if let toolCallID { attributes.append(SpanAttribute(GenAIKey.toolCallID, toolCallID)) }
+        var status = SpanRecord.Status.unset
+        switch outcome {
+        case .result: break
+        case .toolError(let message):
+            attributes.append(SpanAttribute(CommonKey.errorType, "tool_error"))
+            status = .error(message)
+        case .jsonRPCError(let code, let message):
+            attributes.append(SpanAttribute(CommonKey.errorType, String(code)))
+            attributes.append(SpanAttribute(MCPKey.rpcResponseStatusCode, String(code)))
+            status = .error(message)
+        }
+        return SpanRecord(
+            traceID: traceID,
+            spanID: spanID,
+            parentSpanID: parentSpanID,
+            name: "tools/call \(tool)",
+            kind: .server,
+            startNanoseconds: startNanoseconds,
+            endNanoseconds: endNanoseconds,
+            attributes: attributes,
+            links: chatSpan.map { [SpanLink(traceID: $0.traceID, spanID: $0.spanID)] } ?? [],
+            status: status
+        )
+    }
+
+    public enum ToolOutcome: Sendable, Equatable {
+        case result
+        case toolError(String)
+        case jsonRPCError(code: Int, message: String)
+    }
+
+    /// The run's root: `invoke_agent {agent}`, covering every call of the run.
+    public static func run(_ run: FinishedRun) -> SpanRecord {
+        SpanRecord(
+            traceID: run.traceID,
+            spanID: run.rootSpanID,
+            parentSpanID: run.parentSpanID,
+            name: "invoke_agent \(run.agent)",
+            kind: .internal,
+            startNanoseconds: run.startNanoseconds,
+            endNanoseconds: run.endNanoseconds,
+            attributes: [
+                SpanAttribute(GenAIKey.operationName, "invoke_agent"),
+                SpanAttribute(GenAIKey.agentName, run.agent),
+                SpanAttribute(GatehouseKey.agent, run.agent),
+                SpanAttribute(GatehouseKey.runID, run.traceID),
+            ]
+        )
+    }
+}
+
+/// Langfuse reads a trace's name, session and user from any span that carries them, and the
+/// observation type from each span: the trace-level attributes go on every span, as it requires.
+public enum LangfuseAttributes {
+    public static func decorate(
+        _ spans: [SpanRecord],
+        traceName: String,
+        sessionID: String,
+        userID: String
+    )
+        -> [SpanRecord]
+    {
+        spans.map { span in
+            var span = span
+            span.attributes += [
+                SpanAttribute(LangfuseKey.traceName, traceName),
+                SpanAttribute(LangfuseKey.sessionID, sessionID),
+                SpanAttribute(LangfuseKey.userID, userID),
+                SpanAttribute(LangfuseKey.observationType, observationType(span)),
+            ]
+            return span
+        }
+    }
+
+    /// `agent` for the run, `generation` for LLM calls, `tool` for tool calls, else `span`.
+    static func observationType(_ span: SpanRecord) -> String {
+        switch span[attribute: GenAIKey.operationName] {
+        case .string("invoke_agent")?: "agent"
+        case .string("chat")?, .string("text_completion")?, .string("generate_content")?: "generation"
+        case .string("embeddings")?: "embedding"
+        case .string("execute_tool")?: "tool"
+        default: span[attribute: GatehouseKey.policyRule] != nil ? "guardrail" : "span"
+        }
+    }
+}
