@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "GatehouseTracing",
             dependencies: [
-                "GatehouseCore", "GatehouseJSON", "OTLPProtos",
+                "GatehouseCore", "GatehouseJSON", "OTLPProtos", "Store",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Sources/Tracing",
@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseTracingTests",
-            dependencies: ["GatehouseTracing", "GatehouseJSON", "OTLPProtos"]
+            dependencies: ["GatehouseTracing", "GatehouseJSON", "OTLPProtos", "Store"]
         ),
         .testTarget(
             name: "StoreTests",

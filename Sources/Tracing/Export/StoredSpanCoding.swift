@@ -1,0 +1,177 @@
+internal import GatehouseJSON
+public import Store
+
+/// Spans to and from the local trace store's rows: the columns the viewer filters on, and the
+/// rest (attributes, events, links) as the row's `detail` JSON, typed so a value reads back as it
+/// was (an integer stays an integer, a string array stays an array).
+public enum StoredSpanCoding {
+    public static func row(_ span: SpanRecord, agent: String, isRunRoot: Bool) -> StoredSpan {
+        let detail = JSONValue.object(
+            JSONObject([
+                "attributes": attributes(span.attributes),
+                "events": .array(
+                    span.events.map { event in
+                        .object(
+                            JSONObject([
+                                "name": .string(event.name),
+                                "time_ns": .number(String(event.timeNanoseconds)),
+                                "attributes": attributes(event.attributes),
+                            ])
+                        )
+                    }
+                ),
+                "links": .array(
+                    span.links.map { link in
+                        .object(
+                            JSONObject([
+                                "trace_id": .string(link.traceID), "span_id": .string(link.spanID),
+                                "attributes": attributes(link.attributes),
+                            ])
+                        )
+                    }
+                ),
+            ])
+        )
+        let status: String
+        switch span.status {
+        case .unset: status = "unset"
+        case .ok: status = "ok"
+        case .error(let message): status = "error: \(message)"
+        }
+        return StoredSpan(
+            traceID: span.traceID,
+            spanID: span.spanID,
+            parentSpanID: span.parentSpanID,
+            isRunRoot: isRunRoot,
+            agent: agent,
+            name: span.name,
+            kind: span.kind.rawValue,
+            startNanoseconds: Int64(clamping: span.startNanoseconds),
+            endNanoseconds: Int64(clamping: span.endNanoseconds),
+            status: status,
+            detail: String(decoding: detail.serialized(), as: UTF8.self)
+        )
+    }
+
+    /// The span a row holds; nil when the row is not one this coding wrote.
+    public static func span(_ row: StoredSpan) -> SpanRecord? {
+        guard let kind = SpanRecord.Kind(rawValue: row.kind), let detail = try? JSONValue.parse(row.detail) else {
+            return nil
+        }
+        let status: SpanRecord.Status =
+            row.status == "ok"
+            ? .ok
+            : row.status.hasPrefix("error: ") ? .error(String(row.status.dropFirst("error: ".count))) : .unset
+        return SpanRecord(
+            traceID: row.traceID,
+            spanID: row.spanID,
+            parentSpanID: row.parentSpanID,
+            name: row.name,
+            kind: kind,
+            startNanoseconds: UInt64(max(0, row.startNanoseconds)),
+            endNanoseconds: UInt64(max(0, row.endNanoseconds)),
+            attributes: attributes(detail["attributes"]),
+            events: (detail["events"]?.arrayValue ?? []).compactMap { event in
+                guard let name = event["name"]?.stringValue, let time = event["time_ns"].flatMap(unsigned) else {
+                    return nil
+                }
+                return SpanEvent(name: name, timeNanoseconds: time, attributes: attributes(event["attributes"]))
+            },
+            links: (detail["links"]?.arrayValue ?? []).compactMap { link in
+                guard let trace = link["trace_id"]?.stringValue, let span = link["span_id"]?.stringValue else {
+                    return nil
+                }
+                return SpanLink(traceID: trace, spanID: span, attributes: attributes(link["attributes"]))
+            },
+            status: status
+        )
+    }
+
+    private static func attributes(_ list: [SpanAttribute]) -> JSONValue {
+        .array(
+            list.map { attribute in
+                let (type, value): (String, JSONValue)
+                switch attribute.value {
+                case .string(let text): (type, value) = ("string", .string(text))
+                case .int(let number): (type, value) = ("int", .number(String(number)))
+                case .double(let number): (type, value) = ("double", number.isFinite ? .number("\(number)") : .null)
+                case .bool(let flag): (type, value) = ("bool", .bool(flag))
+                case .strings(let texts): (type, value) = ("strings", .array(texts.map { .string($0) }))
+                }
+                return .object(JSONObject(["key": .string(attribute.key), "type": .string(type), "value": value]))
+            }
+        )
+    }
+
+    private static func attributes(_ value: JSONValue?) -> [SpanAttribute] {
+        (value?.arrayValue ?? []).compactMap { item in
+            guard let key = item["key"]?.stringValue, let value = item["value"] else { return nil }
+            switch item["type"]?.stringValue {
+            case "string": return value.stringValue.map { SpanAttribute(key, .string($0)) }
+            case "int":
+                guard case .number(let text) = value, let number = Int64(text) else { return nil }
+                return SpanAttribute(key, .int(number))
+            case "double": return value.doubleValue.map { SpanAttribute(key, .double($0)) }
+            case "bool": return value.boolValue.map { SpanAttribute(key, .bool($0)) }
+            case "strings": return value.arrayValue.map { SpanAttribute(key, .strings($0.compactMap(\.stringValue))) }
+            default: return nil
+            }
+        }
+    }
+
+    private static func unsigned(_ value: JSONValue) -> UInt64? {
+        guard case .number(let text) = value else { return nil }
+        return UInt64(text)
+    }
+}
+
+/// A trace as an indented tree, for `gatehouse traces show`: each span under its parent, in start
+/// order, with its offset from the trace's start, its duration, and the attributes a reader looks
+/// for first (tokens, tool call id, errors).
+public enum TraceTree {
+    public static func render(_ spans: [SpanRecord]) -> String {
+        guard let start = spans.map(\.startNanoseconds).min() else { return "" }
+        let ids = Set(spans.map(\.spanID))
+        var children: [String: [SpanRecord]] = [:]
+        var roots: [SpanRecord] = []
+        for span in spans.sorted(by: { ($0.startNanoseconds, $0.spanID) < ($1.startNanoseconds, $1.spanID) }) {
+            if let parent = span.parentSpanID, ids.contains(parent) {
+                children[parent, default: []].append(span)
+            } else {
+                roots.append(span)
+            }
+        }
+        var lines: [String] = []
+        func visit(_ span: SpanRecord, depth: Int) {
+            let offset = milliseconds(span.startNanoseconds - start)
+            let duration = milliseconds(span.endNanoseconds - span.startNanoseconds)
+            var line = String(repeating: "  ", count: depth) + span.name + "  +\(offset) ms, \(duration) ms"
+            let details = highlights(span)
+            if !details.isEmpty { line += "  [" + details.joined(separator: ", ") + "]" }
+            lines.append(line)
+            for child in children[span.spanID] ?? [] { visit(child, depth: depth + 1) }
+        }
+        for root in roots { visit(root, depth: 0) }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func milliseconds(_ nanoseconds: UInt64) -> String {
+        let tenths = nanoseconds / 100_000
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
+    private static func highlights(_ span: SpanRecord) -> [String] {
+        var details: [String] = []
+        if case .int(let input)? = span[attribute: GenAIKey.inputTokens],
+            case .int(let output)? = span[attribute: GenAIKey.outputTokens]
+        {
+            details.append("tokens \(input) in / \(output) out")
+        }
+        if case .string(let id)? = span[attribute: GenAIKey.toolCallID] { details.append("tool call \(id)") }
+        if case .strings(let reasons)? = span[attribute: GenAIKey.finishReasons] {
+            details.append("finish \(reasons.joined(separator: ","))")
+        }
+        if case .error(let message) = span.status { details.append("error: \(message)") }
+        return details
+    }
+}
