@@ -1,0 +1,326 @@
+/// What the planes tell tracing, and the tracer that turns it into one trace per agent run.
+/// Injected into the planes as `UsageSink` and the policy are; a plane never builds a span itself.
+public protocol TraceRecorder: Sendable {
+    /// Whether anything records; when not, the planes skip the calls altogether.
+    var isActive: Bool { get }
+    func llmCallStarted(_ call: LLMCallStart) -> TraceHandle
+    func llmCallEnded(_ handle: TraceHandle, _ end: LLMCallEnd)
+    func toolCallStarted(_ call: ToolCallStart) -> TraceHandle
+    func toolCallEnded(_ handle: TraceHandle, _ end: ToolCallEnd)
+}
+
+/// Receives finished spans: an exporter's queue, the local store. Must not wait.
+public protocol SpanSink: Sendable {
+    func accept(_ spans: [SpanRecord], agent: String)
+}
+
+/// Who called, and the run markers the request carried.
+public struct TraceCaller: Sendable, Equatable {
+    public let agent: String
+    public let traceParent: TraceParent?
+    /// `x-gatehouse-session`.
+    public let run: String?
+    public let mcpSession: String?
+
+    public init(agent: String, traceParent: TraceParent? = nil, run: String? = nil, mcpSession: String? = nil) {
+        self.agent = agent
+        self.traceParent = traceParent
+        self.run = run
+        self.mcpSession = mcpSession
+    }
+
+    var runKey: RunKey { RunKey.of(agent: agent, traceParent: traceParent, run: run, mcpSession: mcpSession) }
+}
+
+public struct LLMCallStart: Sendable {
+    public let caller: TraceCaller
+    public let model: String
+    public let isStreaming: Bool
+    public let startNanoseconds: UInt64
+
+    public init(caller: TraceCaller, model: String, isStreaming: Bool, startNanoseconds: UInt64) {
+        self.caller = caller
+        self.model = model
+        self.isStreaming = isStreaming
+        self.startNanoseconds = startNanoseconds
+    }
+}
+
+public struct LLMCallEnd: Sendable {
+    public let provider: String
+    public let responseModel: String?
+    public let usage: GatehouseSpans.Usage?
+    public let finishReasons: [String]
+    /// The tool calls the answer asked for (names and arguments as the model wrote them).
+    public let toolCalls: [RequestedToolCall]
+    public let costUSD: Double?
+    public let attempts: Int
+    public let firstChunkNanoseconds: UInt64?
+    public let error: String?
+    public let endNanoseconds: UInt64
+
+    public init(
+        provider: String,
+        responseModel: String?,
+        usage: GatehouseSpans.Usage?,
+        finishReasons: [String],
+        toolCalls: [RequestedToolCall],
+        costUSD: Double?,
+        attempts: Int = 1,
+        firstChunkNanoseconds: UInt64? = nil,
+        error: String? = nil,
+        endNanoseconds: UInt64
+    ) {
+        self.provider = provider
+        self.responseModel = responseModel
+        self.usage = usage
+        self.finishReasons = finishReasons
+        self.toolCalls = toolCalls
+        self.costUSD = costUSD
+        self.attempts = attempts
+        self.firstChunkNanoseconds = firstChunkNanoseconds
+        self.error = error
+        self.endNanoseconds = endNanoseconds
+    }
+}
+
+public struct ToolCallStart: Sendable {
+    public let caller: TraceCaller
+    /// The agent-visible, federated name.
+    public let tool: String
+    /// The JSON-RPC id as the agent sent it.
+    public let requestID: String
+    /// `ToolArguments.canonical` of the call's arguments.
+    public let arguments: String
+    /// A tool call id the client passed in `_meta`: used as it is instead of matching.
+    public let toolCallID: String?
+    public let startNanoseconds: UInt64
+
+    public init(
+        caller: TraceCaller,
+        tool: String,
+        requestID: String,
+        arguments: String,
+        toolCallID: String? = nil,
+        startNanoseconds: UInt64
+    ) {
+        self.caller = caller
+        self.tool = tool
+        self.requestID = requestID
+        self.arguments = arguments
+        self.toolCallID = toolCallID
+        self.startNanoseconds = startNanoseconds
+    }
+}
+
+public struct ToolCallEnd: Sendable {
+    public let outcome: GatehouseSpans.ToolOutcome
+    /// The upstream hop: the server, and the tool's name there; nil when the call never left.
+    public let upstream: (server: String, tool: String, startNanoseconds: UInt64, endNanoseconds: UInt64)?
+    public let endNanoseconds: UInt64
+
+    public init(
+        outcome: GatehouseSpans.ToolOutcome,
+        upstream: (server: String, tool: String, startNanoseconds: UInt64, endNanoseconds: UInt64)?,
+        endNanoseconds: UInt64
+    ) {
+        self.outcome = outcome
+        self.upstream = upstream
+        self.endNanoseconds = endNanoseconds
+    }
+}
+
+/// A call being traced: where its span goes, for the end to fill in.
+public struct TraceHandle: Sendable {
+    let key: RunKey
+    let caller: TraceCaller
+    public let traceID: String
+    public let spanID: String
+    let parentSpanID: String
+    let startNanoseconds: UInt64
+    let name: String
+    let detail: Detail
+
+    enum Detail: Sendable {
+        case llm(model: String, isStreaming: Bool)
+        case tool(tool: String, requestID: String, matched: MatchedToolCall?)
+        case none
+    }
+
+    /// The `traceparent` to send upstream, so the provider's or server's spans join this trace.
+    public var traceParent: String { "00-\(traceID)-\(spanID)-01" }
+
+    /// The handle of a recorder that records nothing.
+    public static let inactive = TraceHandle(
+        key: .agent(""),
+        caller: TraceCaller(agent: ""),
+        traceID: "",
+        spanID: "",
+        parentSpanID: "",
+        startNanoseconds: 0,
+        name: "",
+        detail: .none
+    )
+}
+
+/// Records nothing: for planes built without tracing.
+public struct NoTraceRecorder: TraceRecorder {
+    public init() {}
+    public var isActive: Bool { false }
+    public func llmCallStarted(_ call: LLMCallStart) -> TraceHandle { .inactive }
+    public func llmCallEnded(_ handle: TraceHandle, _ end: LLMCallEnd) {}
+    public func toolCallStarted(_ call: ToolCallStart) -> TraceHandle { .inactive }
+    public func toolCallEnded(_ handle: TraceHandle, _ end: ToolCallEnd) {}
+}
+
+/// One trace per agent run: each call's span goes under its run's root; a tool call carries the
+/// id of the model's request it answers and links to the chat span that asked; the root is
+/// emitted when the run ends (an answer without tool calls, idleness, shutdown).
+public final class AgentTracer: TraceRecorder {
+    public let runs: AgentRuns
+    private let sinks: [any SpanSink]
+
+    public init(sinks: [any SpanSink], runs: AgentRuns = AgentRuns()) {
+        self.sinks = sinks
+        self.runs = runs
+    }
+
+    public var isActive: Bool { !sinks.isEmpty }
+
+    public func llmCallStarted(_ call: LLMCallStart) -> TraceHandle {
+        let key = call.caller.runKey
+        let (context, evicted) = runs.begin(
+            key,
+            agent: call.caller.agent,
+            callerParent: call.caller.traceParent,
+            at: call.startNanoseconds
+        )
+        if let evicted { emitRoot(evicted) }
+        return TraceHandle(
+            key: key,
+            caller: call.caller,
+            traceID: context.traceID,
+            spanID: TraceIdentifiers.spanID(),
+            parentSpanID: context.rootSpanID,
+            startNanoseconds: call.startNanoseconds,
+            name: "chat \(call.model)",
+            detail: .llm(model: call.model, isStreaming: call.isStreaming)
+        )
+    }
+
+    public func llmCallEnded(_ handle: TraceHandle, _ end: LLMCallEnd) {
+        guard case .llm(let model, let isStreaming) = handle.detail else { return }
+        let span = GatehouseSpans.chat(
+            traceID: handle.traceID,
+            spanID: handle.spanID,
+            parentSpanID: handle.parentSpanID,
+            model: model,
+            provider: end.provider,
+            responseModel: end.responseModel,
+            isStreaming: isStreaming,
+            startNanoseconds: handle.startNanoseconds,
+            endNanoseconds: end.endNanoseconds,
+            firstChunkNanoseconds: end.firstChunkNanoseconds,
+            usage: end.usage,
+            finishReasons: end.finishReasons,
+            costUSD: end.costUSD,
+            attempts: end.attempts,
+            error: end.error
+        )
+        emit([span], agent: handle.caller.agent)
+        if let finished = runs.answered(
+            handle.key,
+            toolCalls: end.toolCalls,
+            chatSpanID: handle.spanID,
+            at: end.endNanoseconds
+        ) {
+            emitRoot(finished)
+        }
+    }
+
+    public func toolCallStarted(_ call: ToolCallStart) -> TraceHandle {
+        let key = call.caller.runKey
+        let (context, evicted) = runs.begin(
+            key,
+            agent: call.caller.agent,
+            callerParent: call.caller.traceParent,
+            at: call.startNanoseconds
+        )
+        if let evicted { emitRoot(evicted) }
+        let matched = runs.match(key, tool: call.tool, arguments: call.arguments)
+        return TraceHandle(
+            key: key,
+            caller: call.caller,
+            traceID: context.traceID,
+            spanID: TraceIdentifiers.spanID(),
+            parentSpanID: context.rootSpanID,
+            startNanoseconds: call.startNanoseconds,
+            name: "tools/call \(call.tool)",
+            detail: .tool(
+                tool: call.tool,
+                requestID: call.requestID,
+                matched: call.toolCallID.map { MatchedToolCall(id: $0, chatSpanID: matched?.chatSpanID ?? "") }
+                    ?? matched
+            )
+        )
+    }
+
+    public func toolCallEnded(_ handle: TraceHandle, _ end: ToolCallEnd) {
+        guard case .tool(let tool, let requestID, let matched) = handle.detail else { return }
+        var spans = [
+            GatehouseSpans.toolCall(
+                traceID: handle.traceID,
+                spanID: handle.spanID,
+                parentSpanID: handle.parentSpanID,
+                tool: tool,
+                requestID: requestID,
+                sessionID: handle.caller.mcpSession,
+                toolCallID: matched?.id,
+                askedBy: matched.flatMap { $0.chatSpanID.isEmpty ? nil : (handle.traceID, $0.chatSpanID) },
+                startNanoseconds: handle.startNanoseconds,
+                endNanoseconds: end.endNanoseconds,
+                outcome: end.outcome
+            )
+        ]
+        if let upstream = end.upstream {
+            // The upstream hop sits inside the agent's call in time, as a child must.
+            let start = min(max(upstream.startNanoseconds, handle.startNanoseconds), end.endNanoseconds)
+            spans.append(
+                SpanRecord(
+                    traceID: handle.traceID,
+                    spanID: TraceIdentifiers.spanID(),
+                    parentSpanID: handle.spanID,
+                    name: "tools/call \(upstream.tool)",
+                    kind: .client,
+                    startNanoseconds: start,
+                    endNanoseconds: min(max(upstream.endNanoseconds, start), end.endNanoseconds),
+                    attributes: [
+                        SpanAttribute(MCPKey.methodName, "tools/call"),
+                        SpanAttribute(GenAIKey.toolName, upstream.tool),
+                        SpanAttribute(CommonKey.serverAddress, upstream.server),
+                    ]
+                )
+            )
+        }
+        emit(spans, agent: handle.caller.agent)
+        runs.end(handle.key, at: end.endNanoseconds)
+    }
+
+    /// Ends the runs idle past the window; the executable calls it every few seconds.
+    public func sweep(now: UInt64) {
+        for run in runs.expire(now: now) { emitRoot(run) }
+    }
+
+    /// Ends every run (shutdown), so no root is lost.
+    public func finishAll() {
+        for run in runs.endAll() { emitRoot(run) }
+    }
+
+    private func emitRoot(_ run: FinishedRun) {
+        emit([GatehouseSpans.run(run)], agent: run.agent)
+    }
+
+    private func emit(_ spans: [SpanRecord], agent: String) {
+        for sink in sinks { sink.accept(spans, agent: agent) }
+    }
+}
