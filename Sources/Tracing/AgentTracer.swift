@@ -188,14 +188,7 @@ public final class AgentTracer: TraceRecorder {
     public var isActive: Bool { !sinks.isEmpty }
 
     public func llmCallStarted(_ call: LLMCallStart) -> TraceHandle {
-        let key = call.caller.runKey
-        let (context, evicted) = runs.begin(
-            key,
-            agent: call.caller.agent,
-            callerParent: call.caller.traceParent,
-            at: call.startNanoseconds
-        )
-        if let evicted { emitRoot(evicted) }
+        let (key, context) = begin(call.caller, at: call.startNanoseconds)
         return TraceHandle(
             key: key,
             caller: call.caller,
@@ -239,14 +232,7 @@ public final class AgentTracer: TraceRecorder {
     }
 
     public func toolCallStarted(_ call: ToolCallStart) -> TraceHandle {
-        let key = call.caller.runKey
-        let (context, evicted) = runs.begin(
-            key,
-            agent: call.caller.agent,
-            callerParent: call.caller.traceParent,
-            at: call.startNanoseconds
-        )
-        if let evicted { emitRoot(evicted) }
+        let (key, context) = begin(call.caller, at: call.startNanoseconds)
         let matched = runs.match(key, tool: call.tool, arguments: call.arguments)
         return TraceHandle(
             key: key,
@@ -304,6 +290,14 @@ public final class AgentTracer: TraceRecorder {
         }
         emit(spans, agent: handle.caller.agent)
         runs.end(handle.key, at: end.endNanoseconds)
+    }
+
+    /// Opens or continues the caller's run; a run ended to make room gets its root now.
+    private func begin(_ caller: TraceCaller, at now: UInt64) -> (RunKey, RunContext) {
+        let key = caller.runKey
+        let (context, evicted) = runs.begin(key, agent: caller.agent, callerParent: caller.traceParent, at: now)
+        if let evicted { emitRoot(evicted) }
+        return (key, context)
     }
 
     /// Ends the runs idle past the window; the executable calls it every few seconds.

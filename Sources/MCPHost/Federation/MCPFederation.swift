@@ -25,6 +25,11 @@ public struct MCPCallContext: Sendable {
 
     /// The MCP session and agent run, for session rules.
     var sessionKeys: SessionKeys { SessionKeys(mcpSession: sessionID, run: caller.run) }
+
+    /// Who and where, for the content guards on one subject (a tool, resource URI or prompt).
+    func guardContext(subject: String) -> GuardContext {
+        GuardContext(identity: caller.identity, requestID: caller.requestID, subject: subject, session: sessionKeys)
+    }
 }
 
 /// The federated MCP endpoint: every configured server behind one catalog. Answers a client's
@@ -400,12 +405,7 @@ public final class MCPFederation: Sendable {
             let routed = request.replacingParamsMember("name", with: .string(tool.upstreamName), inMeta: false)
         else { throw .unknownTool(name: name) }
         let target = ToolTarget(server: tool.server, name: tool.federatedName)
-        let guardContext = GuardContext(
-            identity: context.caller.identity,
-            requestID: context.caller.requestID,
-            subject: tool.federatedName,
-            session: context.sessionKeys
-        )
+        let guardContext = context.guardContext(subject: tool.federatedName)
         let ticket: PolicyTicket
         var outgoing = routed
         do throws(MCPRequestError) {
@@ -438,7 +438,7 @@ public final class MCPFederation: Sendable {
             onNotification: onNotification
         )
         guard case .response(let id, let result) = reply.kind else { return reply }
-        let guarded = try await guardResult(result, id: id, flowSubject: guardContext, context: context)
+        let guarded = try await guardResult(result, id: id, guardContext: guardContext, context: context)
         policy.recordToolResult(target, context: guardContext, detectors: guarded.detectors)
         return guarded.reply ?? reply
     }
@@ -451,14 +451,14 @@ public final class MCPFederation: Sendable {
         context: MCPCallContext
     ) async throws(MCPRequestError) -> JSONRPCMessage {
         guard case .response(let id, let result) = reply.kind else { return reply }
-        let guardContext = GuardContext(
-            identity: context.caller.identity,
-            requestID: context.caller.requestID,
-            subject: subject,
-            session: context.sessionKeys
+        return try await guardResult(
+            result,
+            id: id,
+            guardContext: context.guardContext(subject: subject),
+            context: context,
+            asToolResult: false
         )
-        return try await guardResult(result, id: id, flowSubject: guardContext, context: context, asToolResult: false)
-            .reply ?? reply
+        .reply ?? reply
     }
 
     /// The result guards of a tool result, resource or prompt: the reply with masked text, or the
@@ -466,11 +466,11 @@ public final class MCPFederation: Sendable {
     private func guardResult(
         _ result: JSONValue,
         id: JSONRPCID,
-        flowSubject: GuardContext,
+        guardContext: GuardContext,
         context: MCPCallContext,
         asToolResult: Bool = true
     ) async throws(MCPRequestError) -> (reply: JSONRPCMessage?, detectors: [String]) {
-        guard let resultGuard = policy.contentGuard(.toolResult, context: flowSubject) else { return (nil, []) }
+        guard let resultGuard = policy.contentGuard(.toolResult, context: guardContext) else { return (nil, []) }
         let (outcome, redacted) = await resultGuard.check(json: result, reading: .messageContent)
         switch outcome.verdict {
         case .pass:
@@ -481,7 +481,7 @@ public final class MCPFederation: Sendable {
             logger.info(
                 "MCP result blocked by a guard",
                 metadata: [
-                    "agent": "\(context.agent)", "subject": "\(flowSubject.subject)", "rule": "\(decision.rule)",
+                    "agent": "\(context.agent)", "subject": "\(guardContext.subject)", "rule": "\(decision.rule)",
                 ]
             )
             if asToolResult, policy.deniesWithToolResult(context.caller.identity) {
