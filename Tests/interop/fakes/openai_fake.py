@@ -8,6 +8,10 @@ with tools gets one call of its first tool with `tool_arguments`. Token counts:
   `completion_tokens` (text) or `tool_completion_tokens` (tool call);
 - responses: input_tokens = 5 + words in `input` and `instructions` + 10 per tool; output_tokens as for chat;
 - embeddings: prompt_tokens = words in each string input (token arrays count their length).
+
+Chat replies can be scripted further: `cached_tokens` and `reasoning_tokens` go into the usage details (parts of
+prompt_tokens and completion_tokens, capped by them), `response_model` replaces the request's model in the reply
+(as OpenAI answers with a dated snapshot), and `tool_result_text` replaces the text answered after a tool result.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ class FakeOpenAI(FakeProvider):
         completion_tokens: int = 9,
         tool_completion_tokens: int = 17,
         embedding_dimensions: int = 4,
+        cached_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        response_model: str | None = None,
     ) -> None:
         super().__init__(name=name, api_key=api_key, chunk_delay=chunk_delay)
         self.models = models
@@ -62,6 +69,11 @@ class FakeOpenAI(FakeProvider):
         self.completion_tokens = completion_tokens
         self.tool_completion_tokens = tool_completion_tokens
         self.embedding_dimensions = embedding_dimensions
+        self.cached_tokens = cached_tokens
+        self.reasoning_tokens = reasoning_tokens
+        self.response_model = response_model
+        # The chat answer after a tool result, instead of "The tool said: <result>".
+        self.tool_result_text: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -154,7 +166,7 @@ class FakeOpenAI(FakeProvider):
                                       "arguments": compact_json(self.tool_arguments)}}
             text = None
         elif last.get("role") == "tool":
-            text = f"The tool said: {text_of(last.get('content'))}"
+            text = self.tool_result_text or f"The tool said: {text_of(last.get('content'))}"
         else:
             text = self.text_reply()
         prompt_tokens = 3 * len(messages) + count_words(messages) + 10 * len(tools)
@@ -163,11 +175,13 @@ class FakeOpenAI(FakeProvider):
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens, prompt_tokens), "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": min(self.reasoning_tokens, completion_tokens),
+                                          "audio_tokens": 0, "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0},
         }
         exchange.record.usage = usage
+        model = self.response_model or model
         completion_id = f"chatcmpl-{self.name}-{self.next_id()}"
         finish_reason = "tool_calls" if tool_call else "stop"
         if not stream:
