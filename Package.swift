@@ -79,8 +79,9 @@ let package = Package(
         .target(
             name: "GatehouseTracing",
             dependencies: [
-                "GatehouseCore", "GatehouseJSON", "OTLPProtos", "Store",
+                "GatehouseCore", "GatehouseConfig", "GatehouseJSON", "OTLPProtos", "Store",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/Tracing",
             exclude: ["README.md"],

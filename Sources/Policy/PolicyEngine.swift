@@ -21,12 +21,15 @@ public protocol PolicyDecisionPoint: Sendable {
     func recordToolResult(_ tool: ToolTarget, context: GuardContext, detectors: [String])
     /// An MCP session ended: what session rules remembered about it goes.
     func endMCPSession(_ id: String)
+    /// Whether (and how much) the agent's traces carry its content; nil when not.
+    func contentCapture(_ identity: Identity) -> TraceContentCapture?
 }
 
 extension PolicyDecisionPoint {
     public func contentGuard(_ flow: GuardFlow, context: GuardContext) -> ContentGuard? { nil }
     public func recordToolResult(_ tool: ToolTarget, context: GuardContext, detectors: [String]) {}
     public func endMCPSession(_ id: String) {}
+    public func contentCapture(_ identity: Identity) -> TraceContentCapture? { nil }
 }
 
 public enum PolicyAdmission: Sendable {
@@ -139,6 +142,10 @@ public final class PolicyEngine: PolicyDecisionPoint {
 
     public func deniesWithToolResult(_ identity: Identity) -> Bool {
         policies.deniesWithToolResult(identity)
+    }
+
+    public func contentCapture(_ identity: Identity) -> TraceContentCapture? {
+        policies.contentCapture(identity)
     }
 
     public func admit(_ input: PolicyInput, estimatedTokens: Int = 0) async -> PolicyAdmission {

@@ -1,3 +1,5 @@
+internal import Foundation
+
 /// What the planes tell tracing, and the tracer that turns it into one trace per agent run.
 /// Injected into the planes as `UsageSink` and the policy are; a plane never builds a span itself.
 public protocol TraceRecorder: Sendable {
@@ -58,6 +60,13 @@ public struct LLMCallEnd: Sendable {
     public let firstChunkNanoseconds: UInt64?
     public let error: String?
     public let endNanoseconds: UInt64
+    /// The policy's decisions on the call (admission, prompt and completion guards).
+    public let decisions: [TraceDecision]
+    /// Attempts that failed before the one that answered (failover), in order.
+    public let failedAttempts: [FailedAttempt]
+    /// Captured content, already redacted by the guards: the request's messages and the answer, as
+    /// JSON text; nil unless the caller's policy captures content.
+    public let content: (input: String?, output: String?, limit: Int)?
 
     public init(
         provider: String,
@@ -69,8 +78,14 @@ public struct LLMCallEnd: Sendable {
         attempts: Int = 1,
         firstChunkNanoseconds: UInt64? = nil,
         error: String? = nil,
-        endNanoseconds: UInt64
+        endNanoseconds: UInt64,
+        decisions: [TraceDecision] = [],
+        failedAttempts: [FailedAttempt] = [],
+        content: (input: String?, output: String?, limit: Int)? = nil
     ) {
+        self.decisions = decisions
+        self.failedAttempts = failedAttempts
+        self.content = content
         self.provider = provider
         self.responseModel = responseModel
         self.usage = usage
@@ -118,15 +133,88 @@ public struct ToolCallEnd: Sendable {
     /// The upstream hop: the server, and the tool's name there; nil when the call never left.
     public let upstream: (server: String, tool: String, startNanoseconds: UInt64, endNanoseconds: UInt64)?
     public let endNanoseconds: UInt64
+    /// The policy's decisions on the call (admission, argument and result guards).
+    public let decisions: [TraceDecision]
+    /// Captured arguments and result, already redacted by the guards, as JSON text; nil unless
+    /// the caller's policy captures content.
+    public let content: (arguments: String?, result: String?, limit: Int)?
 
     public init(
         outcome: GatehouseSpans.ToolOutcome,
         upstream: (server: String, tool: String, startNanoseconds: UInt64, endNanoseconds: UInt64)?,
-        endNanoseconds: UInt64
+        endNanoseconds: UInt64,
+        decisions: [TraceDecision] = [],
+        content: (arguments: String?, result: String?, limit: Int)? = nil
     ) {
         self.outcome = outcome
         self.upstream = upstream
         self.endNanoseconds = endNanoseconds
+        self.decisions = decisions
+        self.content = content
+    }
+}
+
+/// One decision of the policy on a call, for the call's span: where it was taken (`admission`,
+/// or a guard flow such as `prompt` or `tool_result`), what it decided, and the rule that did.
+public struct TraceDecision: Sendable, Equatable {
+    public let stage: String
+    /// `allow`, `deny`, `limit`, `block`, `redact` or `flag`.
+    public let decision: String
+    public let rule: String
+    public let detectors: [String]
+    public let timeNanoseconds: UInt64
+
+    public init(stage: String, decision: String, rule: String, detectors: [String] = [], timeNanoseconds: UInt64) {
+        self.stage = stage
+        self.decision = decision
+        self.rule = rule
+        self.detectors = detectors
+        self.timeNanoseconds = timeNanoseconds
+    }
+
+    /// Decisions that stopped or limited the call.
+    public var isDenial: Bool { decision == "deny" || decision == "limit" || decision == "block" }
+}
+
+/// An attempt at a deployment that failed before another answered (or all failed).
+public struct FailedAttempt: Sendable, Equatable {
+    public let provider: String
+    public let model: String
+    public let reason: String
+    public let timeNanoseconds: UInt64
+
+    public init(provider: String, model: String, reason: String, timeNanoseconds: UInt64) {
+        self.provider = provider
+        self.model = model
+        self.reason = reason
+        self.timeNanoseconds = timeNanoseconds
+    }
+}
+
+/// Wall-clock time in Unix nanoseconds, as spans carry it.
+public enum TraceClock {
+    public static func now() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(max(0, spec.tv_sec)) * 1_000_000_000 + UInt64(max(0, spec.tv_nsec))
+    }
+}
+
+/// Captured content, cut to a policy's limit on a character boundary.
+public enum TraceContent {
+    public static let truncationMarker = "…[truncated]"
+
+    public static func cut(_ text: String, limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var kept = 0
+        var end = text.startIndex
+        for index in text.indices {
+            let width = text[index].utf8.count
+            if kept + width > limit { break }
+            kept += width
+            end = text.index(after: index)
+        }
+        return String(text[..<end]) + truncationMarker
     }
 }
 
@@ -140,6 +228,9 @@ public struct TraceHandle: Sendable {
     let startNanoseconds: UInt64
     let name: String
     let detail: Detail
+    /// A tool call's upstream hop (the CLIENT child), chosen up front so the request toward the
+    /// server can carry it as its parent.
+    public let upstreamSpanID: String
 
     enum Detail: Sendable {
         case llm(model: String, isStreaming: Bool)
@@ -150,6 +241,11 @@ public struct TraceHandle: Sendable {
     /// The `traceparent` to send upstream, so the provider's or server's spans join this trace.
     public var traceParent: String { "00-\(traceID)-\(spanID)-01" }
 
+    /// The `traceparent` toward an MCP server: its parent is the upstream hop.
+    public var upstreamTraceParent: String { "00-\(traceID)-\(upstreamSpanID)-01" }
+
+    public var isActive: Bool { !traceID.isEmpty }
+
     /// The handle of a recorder that records nothing.
     public static let inactive = TraceHandle(
         key: .agent(""),
@@ -159,7 +255,8 @@ public struct TraceHandle: Sendable {
         parentSpanID: "",
         startNanoseconds: 0,
         name: "",
-        detail: .none
+        detail: .none,
+        upstreamSpanID: ""
     )
 }
 
@@ -197,13 +294,14 @@ public final class AgentTracer: TraceRecorder {
             parentSpanID: context.rootSpanID,
             startNanoseconds: call.startNanoseconds,
             name: "chat \(call.model)",
-            detail: .llm(model: call.model, isStreaming: call.isStreaming)
+            detail: .llm(model: call.model, isStreaming: call.isStreaming),
+            upstreamSpanID: ""
         )
     }
 
     public func llmCallEnded(_ handle: TraceHandle, _ end: LLMCallEnd) {
         guard case .llm(let model, let isStreaming) = handle.detail else { return }
-        let span = GatehouseSpans.chat(
+        var span = GatehouseSpans.chat(
             traceID: handle.traceID,
             spanID: handle.spanID,
             parentSpanID: handle.parentSpanID,
@@ -220,7 +318,31 @@ public final class AgentTracer: TraceRecorder {
             attempts: end.attempts,
             error: end.error
         )
-        emit([span], agent: handle.caller.agent)
+        span.events += end.failedAttempts.map {
+            SpanEvent(
+                name: "gatehouse.attempt.failed",
+                timeNanoseconds: $0.timeNanoseconds,
+                attributes: [
+                    SpanAttribute(GenAIKey.providerName, $0.provider),
+                    SpanAttribute(GenAIKey.requestModel, $0.model),
+                    SpanAttribute(CommonKey.errorType, $0.reason),
+                ]
+            )
+        }
+        span.events += end.decisions.map(Self.event)
+        if let content = end.content {
+            if let input = content.input {
+                span.attributes.append(
+                    SpanAttribute(GenAIKey.inputMessages, TraceContent.cut(input, limit: content.limit))
+                )
+            }
+            if let output = content.output {
+                span.attributes.append(
+                    SpanAttribute(GenAIKey.outputMessages, TraceContent.cut(output, limit: content.limit))
+                )
+            }
+        }
+        emit([span], handle: handle)
         if let finished = runs.answered(
             handle.key,
             toolCalls: end.toolCalls,
@@ -247,7 +369,8 @@ public final class AgentTracer: TraceRecorder {
                 requestID: call.requestID,
                 matched: call.toolCallID.map { MatchedToolCall(id: $0, chatSpanID: matched?.chatSpanID ?? "") }
                     ?? matched
-            )
+            ),
+            upstreamSpanID: TraceIdentifiers.spanID()
         )
     }
 
@@ -268,13 +391,26 @@ public final class AgentTracer: TraceRecorder {
                 outcome: end.outcome
             )
         ]
+        spans[0].events += end.decisions.map(Self.event)
+        if let content = end.content {
+            if let arguments = content.arguments {
+                spans[0].attributes.append(
+                    SpanAttribute(GenAIKey.toolCallArguments, TraceContent.cut(arguments, limit: content.limit))
+                )
+            }
+            if let result = content.result {
+                spans[0].attributes.append(
+                    SpanAttribute(GenAIKey.toolCallResult, TraceContent.cut(result, limit: content.limit))
+                )
+            }
+        }
         if let upstream = end.upstream {
             // The upstream hop sits inside the agent's call in time, as a child must.
             let start = min(max(upstream.startNanoseconds, handle.startNanoseconds), end.endNanoseconds)
             spans.append(
                 SpanRecord(
                     traceID: handle.traceID,
-                    spanID: TraceIdentifiers.spanID(),
+                    spanID: handle.upstreamSpanID,
                     parentSpanID: handle.spanID,
                     name: "tools/call \(upstream.tool)",
                     kind: .client,
@@ -288,7 +424,7 @@ public final class AgentTracer: TraceRecorder {
                 )
             )
         }
-        emit(spans, agent: handle.caller.agent)
+        emit(spans, handle: handle)
         runs.end(handle.key, at: end.endNanoseconds)
     }
 
@@ -310,11 +446,43 @@ public final class AgentTracer: TraceRecorder {
         for run in runs.endAll() { emitRoot(run) }
     }
 
-    private func emitRoot(_ run: FinishedRun) {
-        emit([GatehouseSpans.run(run)], agent: run.agent)
+    /// A decision as the span event of the GenAI guardrail convention, with its rule.
+    static func event(_ decision: TraceDecision) -> SpanEvent {
+        var attributes = [
+            SpanAttribute(GenAIKey.operationName, "apply_guardrail"),
+            SpanAttribute(GatehouseKey.policyStage, decision.stage),
+            SpanAttribute(GatehouseKey.policyDecision, decision.decision),
+            SpanAttribute(GatehouseKey.policyRule, decision.rule),
+        ]
+        if !decision.detectors.isEmpty {
+            attributes.append(SpanAttribute(GatehouseKey.guardDetectors, .strings(decision.detectors)))
+        }
+        return SpanEvent(name: "apply_guardrail", timeNanoseconds: decision.timeNanoseconds, attributes: attributes)
     }
 
-    private func emit(_ spans: [SpanRecord], agent: String) {
+    private func emitRoot(_ run: FinishedRun) {
+        emit([GatehouseSpans.run(run)], agent: run.agent, conversation: Self.conversationID(run.key, run.traceID))
+    }
+
+    private func emit(_ spans: [SpanRecord], handle: TraceHandle) {
+        emit(spans, agent: handle.caller.agent, conversation: Self.conversationID(handle.key, handle.traceID))
+    }
+
+    /// Every span carries its run's conversation (`gen_ai.conversation.id`: the run the caller
+    /// named, its MCP session, else the run's trace), which Langfuse reads as the session.
+    private func emit(_ spans: [SpanRecord], agent: String, conversation: String) {
+        var spans = spans
+        for index in spans.indices {
+            spans[index].attributes.append(SpanAttribute(GenAIKey.conversationID, conversation))
+        }
         for sink in sinks { sink.accept(spans, agent: agent) }
+    }
+
+    static func conversationID(_ key: RunKey, _ traceID: String) -> String {
+        switch key {
+        case .named(_, let run): run
+        case .mcpSession(_, let id): id
+        case .trace, .agent: traceID
+        }
     }
 }

@@ -270,6 +270,12 @@ import Testing
         let mcpServerItem = object(mcpServers?["items"])
         schemaKeys["mcp.servers[]"] = keys(mcpServerItem)
         schemaKeys["mcp.servers[].tools"] = keys(object(object(mcpServerItem?["properties"])?["tools"]))
+        let tracing = object(top["tracing"])
+        schemaKeys["tracing"] = keys(tracing)
+        schemaKeys["tracing.store"] = keys(object(object(tracing?["properties"])?["store"]))
+        schemaKeys["tracing.exporters[]"] = keys(
+            object(object(object(tracing?["properties"])?["exporters"])?["items"])
+        )
         #expect(schemaKeys == GatehouseConfiguration.knownKeys.mapValues(Set.init))
     }
 }

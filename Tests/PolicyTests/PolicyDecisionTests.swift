@@ -305,6 +305,8 @@ struct PolicySchemaTests {
             Set(try object(try object(sessionRule["deny"])["properties"]).keys)
                 == Set(PolicyFileDecoder.sessionDenyKeys)
         )
+        let tracing = try object(try object(try object(schema["properties"])["tracing"])["properties"])
+        #expect(Set(tracing.keys) == Set(PolicyFileDecoder.tracingKeys))
     }
 }
 

@@ -10,13 +10,22 @@ public struct TokenUsage: Sendable, Equatable {
     public var outputTokens: Int
     public var cachedInputTokens: Int
     public var cacheWriteInputTokens: Int
+    /// The part of `outputTokens` spent on reasoning, when the provider says (OpenAI's
+    /// `reasoning_tokens`); traces report it, costs need not (it is already in `outputTokens`).
+    public var reasoningOutputTokens: Int
 
-    public init(inputTokens: Int = 0, outputTokens: Int = 0, cachedInputTokens: Int = 0, cacheWriteInputTokens: Int = 0)
-    {
+    public init(
+        inputTokens: Int = 0,
+        outputTokens: Int = 0,
+        cachedInputTokens: Int = 0,
+        cacheWriteInputTokens: Int = 0,
+        reasoningOutputTokens: Int = 0
+    ) {
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
         self.cachedInputTokens = cachedInputTokens
         self.cacheWriteInputTokens = cacheWriteInputTokens
+        self.reasoningOutputTokens = reasoningOutputTokens
     }
 
     public static let zero = TokenUsage()
@@ -29,7 +38,8 @@ public struct TokenUsage: Sendable, Equatable {
             inputTokens: prompt,
             outputTokens: count(object["completion_tokens"]) ?? 0,
             cachedInputTokens: count(details?["cached_tokens"]) ?? 0,
-            cacheWriteInputTokens: count(details?["cache_write_tokens"]) ?? 0
+            cacheWriteInputTokens: count(details?["cache_write_tokens"]) ?? 0,
+            reasoningOutputTokens: count(object["completion_tokens_details"]?["reasoning_tokens"]) ?? 0
         )
     }
 
@@ -41,7 +51,8 @@ public struct TokenUsage: Sendable, Equatable {
             inputTokens: input,
             outputTokens: count(object["output_tokens"]) ?? 0,
             cachedInputTokens: count(details?["cached_tokens"]) ?? 0,
-            cacheWriteInputTokens: count(details?["cache_write_tokens"]) ?? 0
+            cacheWriteInputTokens: count(details?["cache_write_tokens"]) ?? 0,
+            reasoningOutputTokens: count(object["output_tokens_details"]?["reasoning_tokens"]) ?? 0
         )
     }
 

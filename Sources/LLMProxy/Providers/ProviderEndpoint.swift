@@ -60,6 +60,10 @@ enum ProviderEndpoint {
         for header in provider.headers {
             headers.replaceOrAdd(name: header.name, value: header.value.revealedValue)
         }
+        // The call's own span as the provider's parent, so a provider that traces joins the run.
+        if let traceParent = forwardedHeaders.first(where: { $0.0 == "traceparent" }) {
+            headers.replaceOrAdd(name: "traceparent", value: traceParent.1)
+        }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers = headers

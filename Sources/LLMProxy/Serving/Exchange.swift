@@ -4,6 +4,7 @@ internal import Foundation
 internal import GatehouseCore
 internal import GatehouseJSON
 internal import GatehouseSSE
+internal import GatehouseTracing
 internal import HTTPTypes
 internal import Hummingbird
 internal import Logging
@@ -28,6 +29,8 @@ struct Exchange: Sendable {
     let ticket: PolicyTicket
     /// The guards on the answer's text; nil when none applies (the answer is then never parsed).
     let completionGuard: ContentGuard?
+    /// The call's trace; nil when tracing is off.
+    let trace: LLMCallTrace?
     let logger: Logger
 
     /// Largest non-streaming upstream body the gateway reads (it must read it to count usage).
@@ -60,7 +63,7 @@ struct Exchange: Sendable {
         do {
             attempted = try await attempt()
         } catch {
-            await recordFailure(status: Int(error.status.code), target: nil)
+            await recordFailure(status: Int(error.status.code), target: nil, traceError: error.traceErrorType)
             throw error
         }
         return try await respond(attempted)
@@ -92,6 +95,7 @@ struct Exchange: Sendable {
                     forwardedHeaders: forwardedHeaders
                 )
                 let response: HTTPClientResponse
+                trace?.attempted()
                 do {
                     response = try await runtime.client.http.execute(
                         request,
@@ -105,6 +109,7 @@ struct Exchange: Sendable {
                     lastFailure =
                         isTimeout ? .timeout(target.deployment.firstByteTimeout) : .connection(Self.describe(error))
                     coolDown(target, after: failure)
+                    trace?.attemptFailed(target, reason: isTimeout ? "timeout" : "upstream_unreachable")
                     logger.warning(
                         "upstream attempt failed",
                         metadata: attemptMetadata(
@@ -122,6 +127,7 @@ struct Exchange: Sendable {
                     _ = try? await response.body.collect(upTo: Self.maximumErrorBody)
                     lastFailure = .connection("answered a streaming request without an event stream")
                     coolDown(target, after: .connectionFailed)
+                    trace?.attemptFailed(target, reason: "no_event_stream")
                     logger.warning(
                         "upstream attempt failed",
                         metadata: attemptMetadata(target, ["reason": "no event stream for a streaming request"])
@@ -147,6 +153,7 @@ struct Exchange: Sendable {
                     return .refused(status: status, body: errorBody, plan: plan, target: target)
                 case .tryNext:
                     coolDown(target, after: failure)
+                    trace?.attemptFailed(target, reason: String(status))
                     lastFailure = .upstreamStatus(status, errorBody, plan, target)
                     logger.warning(
                         "upstream attempt failed",
@@ -284,12 +291,32 @@ struct Exchange: Sendable {
             throw .upstreamResponseCutOff(model: envelope.model)
         }
         let usage = ResponseUsageReader.usage(in: body, format: plan.wire)
+        let answer: Response
+        do throws(LLMProxyError) {
+            answer = try await clientResponse(body, upstream: response, plan: plan)
+        } catch {
+            await record(usage: usage, target: target, isStreaming: false, status: 200)
+            throw error
+        }
         await record(usage: usage, target: target, isStreaming: false, status: 200)
+        return answer
+    }
+
+    /// The client's answer from a complete upstream body: as it came, guarded, or translated;
+    /// the trace learns what it said.
+    private func clientResponse(
+        _ body: ByteBuffer,
+        upstream response: HTTPClientResponse,
+        plan: UpstreamPlan
+    ) async throws(LLMProxyError) -> Response {
         switch plan.translation {
         case .none:
             var headers: HTTPFields = [.contentType: response.headers.first(name: "content-type") ?? "application/json"]
             headers[.cacheControl] = "no-store"
             guard let completionGuard else {
+                if let trace, let answer = (try? JSONValue.parse(body.readableBytesView))?.objectValue {
+                    trace.answered(AnswerSummary.read(answer, format: api.clientWire, textLimit: trace.textLimit))
+                }
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
             }
             // Guarded: an answer the gateway cannot read is not passed on unread.
@@ -297,8 +324,10 @@ struct Exchange: Sendable {
                 throw .upstreamBodyNotJSON
             }
             guard let guarded = await guardCompletion(answer, with: completionGuard) else {
+                traceAnswer(answer)
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
             }
+            traceAnswer(guarded)
             headers[.contentType] = "application/json"
             return Response(
                 status: .ok,
@@ -313,6 +342,7 @@ struct Exchange: Sendable {
             if let completionGuard, let guarded = await guardCompletion(translated, with: completionGuard) {
                 translated = guarded
             }
+            traceAnswer(translated)
             return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
         case .anthropicToChat:
             guard let completion = (try? JSONValue.parse(body.readableBytesView))?.objectValue else {
@@ -322,6 +352,7 @@ struct Exchange: Sendable {
             if let completionGuard, let guarded = await guardCompletion(translated, with: completionGuard) {
                 translated = guarded
             }
+            traceAnswer(translated)
             return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
         }
     }
@@ -332,6 +363,7 @@ struct Exchange: Sendable {
     private func guardCompletion(_ answer: JSONObject, with completionGuard: ContentGuard) async -> JSONObject? {
         guard let content = CompletionText.content(of: answer, api: api) else { return nil }
         let (outcome, redacted) = await completionGuard.check(json: content, reading: LLMGuardedText.reading)
+        trace?.guarded(.completion, outcome)
         switch outcome.verdict {
         case .pass:
             return nil
@@ -344,6 +376,12 @@ struct Exchange: Sendable {
             )
             return CompletionText.filtered(answer, api: api)
         }
+    }
+
+    /// Tells the trace what the client's answer said (in the client's dialect).
+    private func traceAnswer(_ answer: JSONObject) {
+        guard let trace else { return }
+        trace.answered(AnswerSummary.read(answer, format: api.clientWire, textLimit: trace.textLimit))
     }
 
     static let shutdownStreamMessage = "The gateway is shutting down; the stream was interrupted."
@@ -445,7 +483,14 @@ struct Exchange: Sendable {
                         metadata: exchange.attemptMetadata(target, ["error": "\(failure)"])
                     )
                 }
-                await exchange.record(usage: outcome.usage, target: target, isStreaming: true, status: 200)
+                if let answer = outcome.answer { exchange.trace?.answered(answer) }
+                await exchange.record(
+                    usage: outcome.usage,
+                    target: target,
+                    isStreaming: true,
+                    status: 200,
+                    traceError: outcome.clientGone ? "client_closed" : outcome.failure.map { _ in "stream_failed" }
+                )
                 guard !outcome.clientGone else { return }
                 if outcome.interruptedByShutdown {
                     // The gateway is stopping and the stream outlived the grace period: end it with
@@ -474,6 +519,13 @@ struct Exchange: Sendable {
         var relay = StreamRelay(mode: mode, upstreamFormat: plan.wire)
         var framer = SSEEventFramer()
         var stage = initialStage
+        // What the client receives, put together for the trace.
+        var collector = trace.map { StreamAnswerCollector(format: api.clientWire, textLimit: $0.textLimit) }
+        func sending(_ batch: [ByteBuffer]) {
+            guard let trace else { return }
+            trace.firstChunk()
+            for event in batch { collector?.observe(event) }
+        }
         /// The relay's output as the client gets it, and the block audited when the stage stopped.
         func guarded(_ events: [ByteBuffer], ending: Bool = false) async -> [ByteBuffer] {
             guard stage != nil else { return events }
@@ -494,15 +546,21 @@ struct Exchange: Sendable {
                     relayed.append(contentsOf: relay.process(event))
                 }
                 let batch = await guarded(relayed)
-                if !batch.isEmpty { await outputs.send(batch) }
+                if !batch.isEmpty {
+                    sending(batch)
+                    await outputs.send(batch)
+                }
                 if relay.isFinished || stage?.isStopped == true || Task.isCancelled { break }
             }
             if !Task.isCancelled && stage?.isStopped != true {
                 let tail = await guarded(relay.finish(), ending: true)
-                if !tail.isEmpty { await outputs.send(tail) }
+                if !tail.isEmpty {
+                    sending(tail)
+                    await outputs.send(tail)
+                }
             }
             outputs.finish()
-            return StreamOutcome(usage: relay.observer.usage, failure: nil)
+            return StreamOutcome(usage: relay.observer.usage, failure: nil, answer: collector?.finished)
         } catch {
             let reason = Self.describe(error)
             if !Task.isCancelled && !relay.isFinished {
@@ -517,7 +575,7 @@ struct Exchange: Sendable {
                 await outputs.send(closing)
             }
             outputs.finish()
-            return StreamOutcome(usage: relay.observer.usage, failure: reason)
+            return StreamOutcome(usage: relay.observer.usage, failure: reason, answer: collector?.finished)
         }
     }
 
@@ -535,6 +593,7 @@ struct Exchange: Sendable {
     private func streamBlocked(by match: DetectorMatch) async {
         guard let completionGuard else { return }
         let decision = await completionGuard.streamBlocked(by: match)
+        trace?.decided(GuardFlow.completion.rawValue, decision)
         logger.info(
             "LLM stream ended by a guard; upstream request cancelled",
             metadata: ["model": "\(envelope.model)", "rule": "\(decision.rule)"]
@@ -572,8 +631,14 @@ struct Exchange: Sendable {
 
     /// A call that ended without an answer: its status and no tokens; `target` is the deployment
     /// that answered last, nil when none did.
-    func recordFailure(status: Int, target: ModelRouter.Target?) async {
+    func recordFailure(status: Int, target: ModelRouter.Target?, traceError: String? = nil) async {
         ticket.finish(usedTokens: 0)
+        trace?.end(
+            provider: target?.provider.name ?? route.route.deployments.first?.provider ?? "",
+            usage: nil,
+            costPicoUSD: 0,
+            error: traceError ?? String(status)
+        )
         await usageSink.record(
             UsageRecord(
                 requestID: caller.requestID.description,
@@ -591,11 +656,18 @@ struct Exchange: Sendable {
         )
     }
 
-    fileprivate func record(usage: TokenUsage?, target: ModelRouter.Target, isStreaming: Bool, status: Int) async {
+    fileprivate func record(
+        usage: TokenUsage?,
+        target: ModelRouter.Target,
+        isStreaming: Bool,
+        status: Int,
+        traceError: String? = nil
+    ) async {
         let tokens = usage ?? .zero
         ticket.finish(usedTokens: usage.map { $0.inputTokens.addingReportingOverflow($0.outputTokens).partialValue })
         let cost =
             runtime.configuration.prices.price(forUpstreamModel: target.deployment.model)?.costPicoUSD(tokens) ?? 0
+        trace?.end(provider: target.provider.name, usage: usage, costPicoUSD: cost, error: traceError)
         await usageSink.record(
             UsageRecord(
                 requestID: caller.requestID.description,
@@ -619,6 +691,8 @@ struct StreamOutcome: Sendable {
     var usage: TokenUsage?
     /// Why the upstream failed, if it did.
     var failure: String?
+    /// What the client received, for the trace (nil when tracing is off).
+    var answer: AnswerSummary?
     var clientGone = false
     var interruptedByShutdown = false
 }
@@ -630,4 +704,23 @@ struct GatewayShuttingDown: Error {}
 extension HTTPField.Name {
     /// Asks proxies in front of the gateway (nginx) not to buffer a stream.
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+}
+
+extension LLMCallTrace {
+    func attemptFailed(_ target: ModelRouter.Target, reason: String) {
+        attemptFailed(provider: target.provider.name, model: target.deployment.model, reason: reason)
+    }
+}
+
+extension ClientAPI {
+    /// The wire format of the client's own dialect: answers are summarised for traces as the
+    /// client receives them.
+    var clientWire: UpstreamWireFormat {
+        switch self {
+        case .chatCompletions: .openAIChat
+        case .messages: .anthropicMessages
+        case .responses: .openAIResponses
+        case .embeddings: .openAIEmbeddings
+        }
+    }
 }

@@ -149,3 +149,19 @@ public enum LLMProxyError: Error, Sendable, Equatable {
         LLMClientErrorBody.render(kind, message: message, dialect: dialect, code: code)
     }
 }
+
+extension LLMProxyError {
+    /// The low-cardinality `error.type` a trace records: the policy's refusals by name, the rest
+    /// by the HTTP status the client got.
+    var traceErrorType: String {
+        switch self {
+        case .policyDenied: "policy_denied"
+        case .rateLimited: "rate_limited"
+        case .contentBlocked: "content_blocked"
+        case .upstreamTimedOut: "timeout"
+        case .upstreamUnreachable: "upstream_unreachable"
+        case .shuttingDown: "shutting_down"
+        default: String(status.code)
+        }
+    }
+}

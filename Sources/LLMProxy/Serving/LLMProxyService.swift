@@ -2,6 +2,7 @@ internal import AsyncHTTPClient
 internal import Foundation
 internal import GatehouseCore
 internal import GatehouseJSON
+public import GatehouseTracing
 internal import HTTPTypes
 public import Hummingbird
 public import Logging
@@ -17,6 +18,7 @@ public struct LLMProxyService: Sendable {
     let logger: Logger
     let shutdownAllowance: Duration
     let policy: any PolicyDecisionPoint
+    let tracer: any TraceRecorder
 
     /// `shutdownAllowance`: how long a stream still open when shutdown begins may go on before it
     /// ends itself cleanly (the executable's drain leaves itself a moment after that).
@@ -25,9 +27,11 @@ public struct LLMProxyService: Sendable {
         usageSink: any UsageSink,
         logger: Logger,
         shutdownAllowance: Duration = .milliseconds(2500),
-        policy: any PolicyDecisionPoint = AllowAllPolicy()
+        policy: any PolicyDecisionPoint = AllowAllPolicy(),
+        tracer: any TraceRecorder = NoTraceRecorder()
     ) {
         self.policy = policy
+        self.tracer = tracer
         self.runtime = runtime
         self.usageSink = usageSink
         self.logger = logger
@@ -99,6 +103,7 @@ public struct LLMProxyService: Sendable {
         context: Context
     ) async throws(LLMProxyError) -> Response {
         guard let caller = context.agentRequest else { throw .unauthenticated }
+        let startNanoseconds = tracer.isActive ? TraceClock.now() : 0
         var request = request
         let body: ByteBuffer
         do {
@@ -115,16 +120,41 @@ public struct LLMProxyService: Sendable {
         guard let route = runtime.router.route(named: envelope.model) else {
             throw .modelNotFound(model: envelope.model)
         }
-        let ticket = try await admit(caller, envelope: envelope, route: route, logger: context.logger)
         let guardContext = GuardContext(
             identity: caller.identity,
             requestID: caller.requestID,
             subject: envelope.model,
             session: SessionKeys(mcpSession: nil, run: caller.run)
         )
-        let forwardedHeaders = Self.forwardableHeaders(request.headers)
         // Embeddings answer with vectors, not text: no completion guard reads them.
         let completionGuard = api == .embeddings ? nil : policy.contentGuard(.completion, context: guardContext)
+        let promptGuard = policy.contentGuard(.prompt, context: guardContext)
+        let trace =
+            tracer.isActive
+            ? LLMCallTrace(
+                recorder: tracer,
+                caller: caller,
+                model: envelope.model,
+                isStreaming: envelope.isStreaming,
+                capture: policy.contentCapture(caller.identity),
+                promptGuard: promptGuard,
+                completionGuard: completionGuard,
+                startNanoseconds: startNanoseconds
+            ) : nil
+        let ticket: PolicyTicket
+        do {
+            ticket = try await admit(caller, envelope: envelope, route: route, trace: trace, logger: context.logger)
+        } catch {
+            trace?.end(
+                provider: route.route.deployments.first?.provider ?? "",
+                usage: nil,
+                costPicoUSD: 0,
+                error: error.traceErrorType
+            )
+            throw error
+        }
+        var forwardedHeaders = Self.forwardableHeaders(request.headers)
+        if let trace { forwardedHeaders.append(("traceparent", trace.handle.traceParent)) }
         func exchange(_ envelope: RequestEnvelope) -> Exchange {
             Exchange(
                 api: api,
@@ -137,17 +167,31 @@ public struct LLMProxyService: Sendable {
                 usageSink: usageSink,
                 ticket: ticket,
                 completionGuard: completionGuard,
+                trace: trace,
                 logger: context.logger
             )
         }
-        if let promptGuard = policy.contentGuard(.prompt, context: guardContext) {
+        if let promptGuard {
             do {
-                envelope = try await guardPrompt(envelope, api: api, with: promptGuard, logger: context.logger)
+                envelope = try await guardPrompt(
+                    envelope,
+                    api: api,
+                    with: promptGuard,
+                    trace: trace,
+                    logger: context.logger
+                )
             } catch {
                 // The provider never sees a refused prompt, but the call still leaves its usage row.
-                await exchange(envelope).recordFailure(status: Int(error.status.code), target: nil)
+                await exchange(envelope).recordFailure(
+                    status: Int(error.status.code),
+                    target: nil,
+                    traceError: error.traceErrorType
+                )
                 throw error
             }
+        }
+        if let trace, trace.capture != nil, case .success(let prompt) = PromptText.read(envelope, api: api) {
+            trace.captureInput(prompt.value)
         }
         return try await exchange(envelope).run()
     }
@@ -158,6 +202,7 @@ public struct LLMProxyService: Sendable {
         _ envelope: RequestEnvelope,
         api: ClientAPI,
         with promptGuard: ContentGuard,
+        trace: LLMCallTrace?,
         logger: Logger
     ) async throws(LLMProxyError) -> RequestEnvelope {
         let prompt: PromptText
@@ -166,6 +211,7 @@ public struct LLMProxyService: Sendable {
         case .failure(let invalid): throw .invalidRequest("The request's '\(invalid.member)' is not valid JSON.")
         }
         let (outcome, redacted) = await promptGuard.check(json: prompt.value, reading: LLMGuardedText.reading)
+        trace?.guarded(.prompt, outcome)
         switch outcome.verdict {
         case .pass:
             return envelope
@@ -190,6 +236,7 @@ public struct LLMProxyService: Sendable {
         _ caller: AgentRequest,
         envelope: RequestEnvelope,
         route: ModelRouter.ResolvedRoute,
+        trace: LLMCallTrace?,
         logger: Logger
     ) async throws(LLMProxyError) -> PolicyTicket {
         // Every provider the route may reach: a session rule may deny a run that saw untrusted
@@ -207,8 +254,10 @@ public struct LLMProxyService: Sendable {
         )
         switch await policy.admit(input, estimatedTokens: TokenEstimate.likely(envelope)) {
         case .admitted(let ticket):
+            if policy.isActive { trace?.decided("admission", ticket.decision) }
             return ticket
         case .refused(let decision):
+            trace?.decided("admission", decision)
             logger.info(
                 "LLM call refused by policy",
                 metadata: [

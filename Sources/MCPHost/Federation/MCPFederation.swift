@@ -1,6 +1,7 @@
 internal import Foundation
 public import GatehouseCore
 public import GatehouseJSON
+public import GatehouseTracing
 public import Logging
 public import Metrics
 public import NIOCore
@@ -53,6 +54,8 @@ public final class MCPFederation: Sendable {
     private let logger: Logger
     /// Decides what each caller may list and call, and counts calls against its limits.
     let policy: any PolicyDecisionPoint
+    /// Receives each tools/call for the agent's trace.
+    let tracer: any TraceRecorder
     /// Cancels routed calls whose client left.
     let watchdog = CallWatchdog()
 
@@ -67,10 +70,12 @@ public final class MCPFederation: Sendable {
         group: any EventLoopGroup,
         metrics: any MetricsFactory,
         logger: Logger,
-        policy: any PolicyDecisionPoint = AllowAllPolicy()
+        policy: any PolicyDecisionPoint = AllowAllPolicy(),
+        tracer: any TraceRecorder = NoTraceRecorder()
     ) {
         self.configuration = configuration
         self.policy = policy
+        self.tracer = tracer
         self.sessions = MCPSessionTable(
             maximumSessions: configuration.maximumSessions,
             idleTimeout: configuration.sessionIdleTimeout,
@@ -369,6 +374,7 @@ public final class MCPFederation: Sendable {
     private func admit(
         _ tool: FederatedCatalog.Tool,
         arguments: JSONValue?,
+        trace: ToolCallTrace?,
         context: MCPCallContext
     ) async throws(MCPRequestError) -> PolicyTicket {
         let input = PolicyInput(
@@ -379,8 +385,10 @@ public final class MCPFederation: Sendable {
         )
         switch await policy.admit(input, estimatedTokens: 0) {
         case .admitted(let ticket):
+            if policy.isActive { trace?.decided("admission", ticket.decision) }
             return ticket
         case .refused(let decision):
+            trace?.decided("admission", decision)
             logger.info(
                 "MCP call refused by policy",
                 metadata: [
@@ -404,16 +412,53 @@ public final class MCPFederation: Sendable {
         guard let server = serversByName[tool.server],
             let routed = request.replacingParamsMember("name", with: .string(tool.upstreamName), inMeta: false)
         else { throw .unknownTool(name: name) }
+        let trace =
+            tracer.isActive
+            ? ToolCallTrace(
+                recorder: tracer,
+                request: request,
+                tool: tool.federatedName,
+                context: context,
+                capture: policy.contentCapture(context.caller.identity)
+            ) : nil
+        do throws(MCPRequestError) {
+            let reply = try await callTool(
+                request,
+                tool: tool,
+                server: server,
+                routed: routed,
+                trace: trace,
+                context: context,
+                onNotification: onNotification
+            )
+            trace?.end(reply)
+            return reply
+        } catch {
+            trace?.end(.jsonRPCError(code: error.jsonRPCError(era: context.era).code, message: error.traceMessage))
+            throw error
+        }
+    }
+
+    private func callTool(
+        _ request: JSONRPCMessage,
+        tool: FederatedCatalog.Tool,
+        server: UpstreamServer,
+        routed: JSONRPCMessage,
+        trace: ToolCallTrace?,
+        context: MCPCallContext,
+        onNotification: @escaping @Sendable (JSONRPCMessage) -> Void
+    ) async throws(MCPRequestError) -> JSONRPCMessage {
         let target = ToolTarget(server: tool.server, name: tool.federatedName)
         let guardContext = context.guardContext(subject: tool.federatedName)
         let ticket: PolicyTicket
         var outgoing = routed
         do throws(MCPRequestError) {
-            ticket = try await admit(tool, arguments: request.params?["arguments"], context: context)
+            ticket = try await admit(tool, arguments: request.params?["arguments"], trace: trace, context: context)
             if let arguments = request.params?["arguments"],
                 let argumentGuard = policy.contentGuard(.toolArguments, context: guardContext)
             {
                 let (outcome, redacted) = await argumentGuard.check(json: arguments, reading: .everything)
+                trace?.guarded(.toolArguments, outcome)
                 if case .blocked(let decision) = outcome.verdict { throw MCPRequestError.policyRefused(decision) }
                 if let redacted,
                     let replaced = outgoing.replacingParamsMember("arguments", with: redacted, inMeta: false)
@@ -430,17 +475,37 @@ public final class MCPFederation: Sendable {
             throw error
         }
         defer { ticket.finish(usedTokens: nil) }
-        let reply = try await forward(
-            outgoing,
-            to: server,
-            context: context,
-            toolHeaders: tool.headerBindings,
-            onNotification: onNotification
-        )
+        if let trace {
+            trace.captureArguments(outgoing.params?["arguments"])
+            outgoing = trace.outgoing(outgoing)
+        }
+        let upstreamStart = trace == nil ? 0 : TraceClock.now()
+        let reply: JSONRPCMessage
+        do throws(MCPRequestError) {
+            reply = try await forward(
+                outgoing,
+                to: server,
+                context: context,
+                toolHeaders: tool.headerBindings,
+                onNotification: onNotification
+            )
+        } catch {
+            trace?.upstream(server: server.name, tool: tool.upstreamName, startNanoseconds: upstreamStart)
+            throw error
+        }
+        trace?.upstream(server: server.name, tool: tool.upstreamName, startNanoseconds: upstreamStart)
         guard case .response(let id, let result) = reply.kind else { return reply }
-        let guarded = try await guardResult(result, id: id, guardContext: guardContext, context: context)
+        let guarded = try await guardResult(
+            result,
+            id: id,
+            guardContext: guardContext,
+            context: context,
+            trace: trace
+        )
         policy.recordToolResult(target, context: guardContext, detectors: guarded.detectors)
-        return guarded.reply ?? reply
+        let answer = guarded.reply ?? reply
+        if let trace, case .response(_, let finalResult) = answer.kind { trace.captureResult(finalResult) }
+        return answer
     }
 
     /// `resources/read` and `prompts/get` answers pass the tool-result guards too (their subject is
@@ -468,10 +533,12 @@ public final class MCPFederation: Sendable {
         id: JSONRPCID,
         guardContext: GuardContext,
         context: MCPCallContext,
-        asToolResult: Bool = true
+        asToolResult: Bool = true,
+        trace: ToolCallTrace? = nil
     ) async throws(MCPRequestError) -> (reply: JSONRPCMessage?, detectors: [String]) {
         guard let resultGuard = policy.contentGuard(.toolResult, context: guardContext) else { return (nil, []) }
         let (outcome, redacted) = await resultGuard.check(json: result, reading: .messageContent)
+        trace?.guarded(.toolResult, outcome)
         switch outcome.verdict {
         case .pass:
             return (nil, outcome.detectors)

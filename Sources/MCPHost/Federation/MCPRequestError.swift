@@ -76,3 +76,14 @@ public enum MCPRequestError: Error, Sendable, Equatable {
         }
     }
 }
+
+extension MCPRequestError {
+    /// What a trace says of the error: its kind, never the text of arguments or results.
+    var traceMessage: String {
+        switch self {
+        case .policyRefused: "refused by policy"
+        case .upstream: "the tool server failed"
+        default: "JSON-RPC error"
+        }
+    }
+}

@@ -217,6 +217,11 @@ final class StreamableHTTPUpstreamConnection: UpstreamConnection {
                 request.headers.replaceOrAdd(name: field.name, value: field.value)
             }
         }
+        // The trace context the request carries in `_meta` goes in the W3C header too, for servers
+        // (and proxies before them) that read only HTTP.
+        if let traceParent = message.paramsMeta?["traceparent"]?.stringValue {
+            request.headers.replaceOrAdd(name: "traceparent", value: traceParent)
+        }
         request.body = .bytes(ByteBuffer(bytes: message.encoded()))
         onUpstreamMessage()
         let response: HTTPClientResponse

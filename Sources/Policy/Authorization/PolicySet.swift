@@ -70,6 +70,12 @@ public struct PolicySet: Sendable {
         policy(for: identity)?.denialStyle == .toolResult
     }
 
+    /// How much of the agent's content its traces carry; nil when its policy does not capture.
+    public func contentCapture(_ identity: Identity) -> TraceContentCapture? {
+        guard let capture = policy(for: identity)?.contentCapture, capture.isEnabled else { return nil }
+        return capture
+    }
+
     /// Authorization only; limits are the engine's (`PolicyEngine.admit`).
     public func decide(_ input: PolicyInput) -> PolicyDecision {
         let agent = input.identity.agentName

@@ -109,6 +109,7 @@ public enum PolicyDirectory {
                 merged.toolListOnly += shared.toolListOnly
                 merged.limits += shared.limits
                 if merged.budgets.isEmpty { merged.budgets = shared.budgets }
+                if merged.contentCapture == nil { merged.contentCapture = shared.contentCapture }
                 // A shared guard or session rule gives way to the agent's own of the same id.
                 let ownGuards = Set(merged.guards.map { Self.localID($0.id) })
                 merged.guards += shared.guards.filter { !ownGuards.contains(Self.localID($0.id)) }

@@ -17,13 +17,14 @@ struct PolicyFileDecoder {
 
     static let agentFileKeys = [
         "agents", "groups", "description", "models", "servers", "tools", "limits", "budgets", "denials", "guards",
-        "session_rules",
+        "session_rules", "tracing",
     ]
     static let budgetKeys = ["daily_usd", "monthly_usd"]
     static let defaultsFileKeys = [
         "unlisted_agents", "tags", "description", "models", "servers", "tools", "limits", "denials", "guards",
-        "session_rules",
+        "session_rules", "tracing",
     ]
+    static let tracingKeys = ["capture_content", "max_content_bytes"]
     static let guardKeys = [
         "id", "flows", "detect", "regex", "keywords", "placeholder", "action", "models", "tools", "webhook",
     ]
@@ -98,6 +99,7 @@ struct PolicyFileDecoder {
         if let node = entries["budgets"] { decoded.policy.budgets = budgets(node) }
         if let node = entries["guards"] { decoded.policy.guards = guards(node) }
         if let node = entries["session_rules"] { decoded.policy.sessionRules = sessionRules(node) }
+        if let node = entries["tracing"] { decoded.policy.contentCapture = contentCapture(node) }
         if let node = entries["denials"],
             let value = reader.choice(node, path: "denials", options: DenialStyle.allCases.map(\.rawValue)),
             let style = DenialStyle(rawValue: value)
@@ -402,6 +404,30 @@ struct PolicyFileDecoder {
             )
         }
         return rules
+    }
+
+    /// `tracing:`: whether the agent's traces carry its prompts, completions, tool arguments and
+    /// results, and how much of each.
+    private mutating func contentCapture(_ node: Node) -> TraceContentCapture? {
+        guard let entries = reader.mapping(node, path: "tracing", allowedKeys: Self.tracingKeys) else { return nil }
+        var capture = TraceContentCapture(isEnabled: false)
+        if let node = entries["capture_content"] {
+            guard let value = reader.choice(node, path: "tracing.capture_content", options: ["true", "false"]) else {
+                return nil
+            }
+            capture.isEnabled = value == "true"
+        }
+        if let node = entries["max_content_bytes"],
+            let bytes = reader.byteSize(
+                node,
+                path: "tracing.max_content_bytes",
+                range: 16...TraceContentCapture.largestLimit,
+                example: "4096"
+            )
+        {
+            capture.maximumBytes = bytes
+        }
+        return capture
     }
 
     /// A rule's id as denials and the audit log show it: `file#id` when the rule names itself,

@@ -20,6 +20,7 @@ public struct ContentGuard: Sendable {
     /// already redacted, so an external service is never sent what a local guard masked.
     public func check(_ texts: [String]) async -> GuardOutcome {
         var fired: [String] = []
+        var decisions: [PolicyDecision] = []
         func note(_ names: [String]) {
             for name in names where !fired.contains(name) { fired.append(name) }
         }
@@ -29,20 +30,20 @@ public struct ContentGuard: Sendable {
                 note([match.detector])
                 let decision = blockDecision(rule, detectors: [match.detector])
                 await audit(decision)
-                return GuardOutcome(verdict: .blocked(decision), detectors: fired)
+                return GuardOutcome(verdict: .blocked(decision), detectors: fired, decisions: [decision])
             }
         }
         for rule in rules where rule.action == .flag && rule.webhook == nil {
             let names = Self.detectorNames(texts.flatMap { rule.detectors.scan($0) })
             guard !names.isEmpty else { continue }
             note(names)
-            await audit(
-                PolicyDecision(
-                    effect: .flag,
-                    rule: rule.id,
-                    reason: "guard '\(rule.id)' found \(Self.list(names)) in \(flow.noun)"
-                )
+            let decision = PolicyDecision(
+                effect: .flag,
+                rule: rule.id,
+                reason: "guard '\(rule.id)' found \(Self.list(names)) in \(flow.noun)"
             )
+            decisions.append(decision)
+            await audit(decision)
         }
         var current = texts
         var changed = false
@@ -58,13 +59,13 @@ public struct ContentGuard: Sendable {
             guard !found.isEmpty else { continue }
             let names = Self.detectorNames(found)
             note(names)
-            await audit(
-                PolicyDecision(
-                    effect: .redact,
-                    rule: rule.id,
-                    reason: "guard '\(rule.id)' masked \(found.count) finding(s) of \(Self.list(names)) in \(flow.noun)"
-                )
+            let decision = PolicyDecision(
+                effect: .redact,
+                rule: rule.id,
+                reason: "guard '\(rule.id)' masked \(found.count) finding(s) of \(Self.list(names)) in \(flow.noun)"
             )
+            decisions.append(decision)
+            await audit(decision)
         }
         for rule in rules where rule.webhook != nil && rule.action != .allow {
             guard let webhook = rule.webhook else { continue }
@@ -76,13 +77,13 @@ public struct ContentGuard: Sendable {
                 if redacted != current {
                     current = redacted
                     changed = true
-                    await audit(
-                        PolicyDecision(
-                            effect: .redact,
-                            rule: rule.id,
-                            reason: "webhook guard '\(rule.id)' masked parts of \(flow.noun)"
-                        )
+                    let decision = PolicyDecision(
+                        effect: .redact,
+                        rule: rule.id,
+                        reason: "webhook guard '\(rule.id)' masked parts of \(flow.noun)"
                     )
+                    decisions.append(decision)
+                    await audit(decision)
                 }
             case .block(let reason):
                 note([rule.id])
@@ -92,10 +93,27 @@ public struct ContentGuard: Sendable {
                     reason: "webhook guard '\(rule.id)' blocked \(flow.noun): \(reason)"
                 )
                 await audit(decision)
-                return GuardOutcome(verdict: .blocked(decision), detectors: fired)
+                return GuardOutcome(verdict: .blocked(decision), detectors: fired, decisions: decisions + [decision])
             }
         }
-        return GuardOutcome(verdict: changed ? .redacted(current) : .pass, detectors: fired)
+        return GuardOutcome(verdict: changed ? .redacted(current) : .pass, detectors: fired, decisions: decisions)
+    }
+
+    /// Text as a trace may keep it: what the local redact guards mask, masked; nil when a local
+    /// block guard matches (the text is then withheld). Audits nothing: the decisions on the
+    /// content itself were already taken and audited.
+    public func maskedForCapture(_ text: String) -> String? {
+        // A webhook's verdict cannot be asked again without sending the text out once more.
+        if rules.contains(where: { $0.webhook != nil && $0.action != .allow && $0.action != .flag }) { return nil }
+        for rule in rules where rule.action == .block && rule.webhook == nil {
+            if rule.detectors.firstMatch(in: text) != nil { return nil }
+        }
+        var current = text
+        for rule in rules where rule.action == .redact && rule.webhook == nil {
+            let matches = rule.detectors.scan(current)
+            if !matches.isEmpty { current = Redaction.apply(matches, to: current) }
+        }
+        return current
     }
 
     /// Checks the text of a JSON document (`GuardedJSON` says which strings are text); a

@@ -86,10 +86,13 @@ public enum GuardVerdict: Sendable, Equatable {
 public struct GuardOutcome: Sendable, Equatable {
     public var verdict: GuardVerdict
     public var detectors: [String]
+    /// Every decision the guards took on the way (flags, redactions, the block), in order, for traces.
+    public var decisions: [PolicyDecision]
 
-    public init(verdict: GuardVerdict, detectors: [String] = []) {
+    public init(verdict: GuardVerdict, detectors: [String] = [], decisions: [PolicyDecision] = []) {
         self.verdict = verdict
         self.detectors = detectors
+        self.decisions = decisions
     }
 
     public static let pass = GuardOutcome(verdict: .pass)

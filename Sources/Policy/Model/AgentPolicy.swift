@@ -97,6 +97,8 @@ struct AgentPolicy: Sendable {
     /// Content guards, the agent's own first (a shared guard with the same id is replaced).
     var guards: [GuardRule] = []
     var sessionRules: [SessionRule] = []
+    /// `tracing:` of the agent's file, else of the defaults; nil when neither says.
+    var contentCapture: TraceContentCapture?
     /// The merged detectors of the completion flow's block guards that apply to every model,
     /// compiled at load for streamed completions.
     var completionStreamDetectors: DetectorSet?
@@ -138,5 +140,20 @@ public struct PolicyTags: Sendable, Equatable {
         for (glob, values) in models where glob.matches(model) { tags.formUnion(values) }
         if let provider { for (glob, values) in providers where glob.matches(provider) { tags.formUnion(values) } }
         return tags
+    }
+}
+
+/// Whether an agent's traces carry content (prompts, completions, tool arguments and results), and
+/// how many bytes of each. Content is captured after the guards' redaction, never before.
+public struct TraceContentCapture: Sendable, Equatable {
+    public var isEnabled: Bool
+    public var maximumBytes: Int
+
+    public static let defaultLimit = 4096
+    public static let largestLimit = 1 << 20
+
+    public init(isEnabled: Bool, maximumBytes: Int = TraceContentCapture.defaultLimit) {
+        self.isEnabled = isEnabled
+        self.maximumBytes = maximumBytes
     }
 }

@@ -82,7 +82,41 @@ public final class AgentRuns: Sendable {
     public let idleWindow: Duration
     public let maximumRuns: Int
     public let maximumPendingToolCalls: Int
-    private let runs = Mutex<[RunKey: Run]>([:])
+    /// The open runs, and the keys that stand for another key's run: an agent's MCP session and
+    /// its unmarked LLM calls are one run when neither carries a stronger marker (a client whose
+    /// MCP connection has a session while its LLM SDK sends nothing).
+    private struct State {
+        var runs: [RunKey: Run] = [:]
+        var aliases: [RunKey: RunKey] = [:]
+
+        /// The key a run is filed under for `key`: its own, or the one it joined.
+        func resolve(_ key: RunKey) -> RunKey {
+            runs[key] != nil ? key : aliases[key] ?? key
+        }
+
+        /// An open run `key` may join instead of opening its own: the agent's unmarked run for
+        /// its MCP session, the agent's most recently active MCP-session run for an unmarked call.
+        func partner(of key: RunKey) -> RunKey? {
+            switch key {
+            case .mcpSession(let agent, _):
+                return runs[.agent(agent)] != nil ? .agent(agent) : nil
+            case .agent(let agent):
+                return runs.filter {
+                    if case .mcpSession(agent, _) = $0.key { return true }
+                    return false
+                }.max { $0.value.lastActivityNanoseconds < $1.value.lastActivityNanoseconds }?.key
+            case .trace, .named:
+                return nil
+            }
+        }
+
+        mutating func remove(_ key: RunKey) {
+            runs[key] = nil
+            aliases = aliases.filter { $0.value != key && $0.key != key }
+        }
+    }
+
+    private let state = Mutex(State())
 
     public init(idleWindow: Duration = .seconds(30), maximumRuns: Int = 10_000, maximumPendingToolCalls: Int = 64) {
         self.idleWindow = idleWindow
@@ -98,19 +132,27 @@ public final class AgentRuns: Sendable {
         callerParent: TraceParent?,
         at now: UInt64
     ) -> (context: RunContext, evicted: FinishedRun?) {
-        runs.withLock { runs in
-            if var run = runs[key] {
+        state.withLock { state in
+            var filed = state.resolve(key)
+            if state.runs[filed] == nil, let partner = state.partner(of: key) {
+                state.aliases[key] = partner
+                filed = partner
+            }
+            if var run = state.runs[filed] {
                 run.inFlight += 1
                 run.callCount += 1
                 run.lastActivityNanoseconds = max(run.lastActivityNanoseconds, now)
-                runs[key] = run
+                state.runs[filed] = run
                 return (RunContext(traceID: run.traceID, rootSpanID: run.rootSpanID, opened: false), nil)
             }
+            state.aliases[key] = nil
             var evicted: FinishedRun?
-            if runs.count >= maximumRuns,
-                let oldest = runs.min(by: { $0.value.lastActivityNanoseconds < $1.value.lastActivityNanoseconds })
+            if state.runs.count >= maximumRuns,
+                let oldest = state.runs.min(by: {
+                    $0.value.lastActivityNanoseconds < $1.value.lastActivityNanoseconds
+                })
             {
-                runs[oldest.key] = nil
+                state.remove(oldest.key)
                 evicted = Self.finished(oldest.key, oldest.value)
             }
             let run = Run(
@@ -123,18 +165,19 @@ public final class AgentRuns: Sendable {
                 inFlight: 1,
                 callCount: 1
             )
-            runs[key] = run
+            state.runs[key] = run
             return (RunContext(traceID: run.traceID, rootSpanID: run.rootSpanID, opened: true), evicted)
         }
     }
 
     /// A call of the run ended (its spans end at `now`, which the root must cover).
     public func end(_ key: RunKey, at now: UInt64) {
-        runs.withLock { runs in
-            guard var run = runs[key] else { return }
+        state.withLock { state in
+            let key = state.resolve(key)
+            guard var run = state.runs[key] else { return }
             run.inFlight = max(0, run.inFlight - 1)
             run.lastActivityNanoseconds = max(run.lastActivityNanoseconds, now)
-            runs[key] = run
+            state.runs[key] = run
         }
     }
 
@@ -147,23 +190,24 @@ public final class AgentRuns: Sendable {
         chatSpanID: String,
         at now: UInt64
     ) -> FinishedRun? {
-        runs.withLock { runs in
-            guard var run = runs[key] else { return nil }
+        state.withLock { state in
+            let key = state.resolve(key)
+            guard var run = state.runs[key] else { return nil }
             run.inFlight = max(0, run.inFlight - 1)
             run.lastActivityNanoseconds = max(run.lastActivityNanoseconds, now)
             if toolCalls.isEmpty {
                 guard run.inFlight == 0 else {
-                    runs[key] = run
+                    state.runs[key] = run
                     return nil
                 }
-                runs[key] = nil
+                state.remove(key)
                 return Self.finished(key, run)
             }
             run.pending += toolCalls.map { ($0, chatSpanID) }
             if run.pending.count > maximumPendingToolCalls {
                 run.pending.removeFirst(run.pending.count - maximumPendingToolCalls)
             }
-            runs[key] = run
+            state.runs[key] = run
             return nil
         }
     }
@@ -172,8 +216,9 @@ public final class AgentRuns: Sendable {
     /// federated name, or the name without the `server__` prefix) with the same canonical
     /// arguments, else the oldest of the same tool. Each request is matched once.
     public func match(_ key: RunKey, tool: String, arguments: String) -> MatchedToolCall? {
-        runs.withLock { runs in
-            guard var run = runs[key] else { return nil }
+        state.withLock { state in
+            let key = state.resolve(key)
+            guard var run = state.runs[key] else { return nil }
             func sameTool(_ name: String) -> Bool {
                 name == tool || tool.hasSuffix("__" + name) || name.hasSuffix("__" + tool)
             }
@@ -182,7 +227,7 @@ public final class AgentRuns: Sendable {
                     ?? run.pending.firstIndex(where: { sameTool($0.call.name) })
             else { return nil }
             let found = run.pending.remove(at: index)
-            runs[key] = run
+            state.runs[key] = run
             return MatchedToolCall(id: found.call.id, chatSpanID: found.chatSpanID)
         }
     }
@@ -192,22 +237,26 @@ public final class AgentRuns: Sendable {
         let window =
             UInt64(max(0, idleWindow.components.seconds)) * 1_000_000_000
             + UInt64(max(0, idleWindow.components.attoseconds / 1_000_000_000))
-        return runs.withLock { runs in
-            let idle = runs.filter { $0.value.inFlight == 0 && now >= $0.value.lastActivityNanoseconds + window }
-            for key in idle.keys { runs[key] = nil }
+        return state.withLock { state in
+            let idle = state.runs.filter {
+                $0.value.inFlight == 0 && now >= $0.value.lastActivityNanoseconds + window
+            }
+            for key in idle.keys { state.remove(key) }
             return idle.map { Self.finished($0.key, $0.value) }.sorted { $0.startNanoseconds < $1.startNanoseconds }
         }
     }
 
     /// Ends every run (shutdown), so each root span is still exported.
     public func endAll() -> [FinishedRun] {
-        runs.withLock { runs in
-            defer { runs.removeAll() }
-            return runs.map { Self.finished($0.key, $0.value) }.sorted { $0.startNanoseconds < $1.startNanoseconds }
+        state.withLock { state in
+            defer { state = State() }
+            return state.runs.map { Self.finished($0.key, $0.value) }.sorted {
+                $0.startNanoseconds < $1.startNanoseconds
+            }
         }
     }
 
-    public var openRunCount: Int { runs.withLock { $0.count } }
+    public var openRunCount: Int { state.withLock { $0.runs.count } }
 
     private static func finished(_ key: RunKey, _ run: Run) -> FinishedRun {
         FinishedRun(

@@ -66,6 +66,8 @@ public final class SpanExporter: Sendable {
         public var droppedQueueFull = 0
         /// Dropped after the collector refused them or stayed unreachable.
         public var droppedByCollector = 0
+
+        public static let zero = Counts()
     }
 
     public let name: String

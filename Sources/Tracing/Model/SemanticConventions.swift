@@ -51,6 +51,9 @@ public enum GatehouseKey {
     public static let runID = "gatehouse.run.id"
     public static let policyRule = "gatehouse.policy.rule"
     public static let policyDecision = "gatehouse.policy.decision"
+    /// Where the decision was taken: `admission`, or the guard flow (`prompt`, `tool_result`, …).
+    public static let policyStage = "gatehouse.policy.stage"
+    public static let guardDetectors = "gatehouse.guard.detectors"
 }
 
 /// Langfuse's OpenTelemetry attributes: the trace-level ones go on every span, as Langfuse reads them
@@ -60,4 +63,6 @@ public enum LangfuseKey {
     public static let sessionID = "session.id"
     public static let userID = "user.id"
     public static let observationType = "langfuse.observation.type"
+    /// JSON: `{"total": usd}`.
+    public static let costDetails = "langfuse.observation.cost_details"
 }

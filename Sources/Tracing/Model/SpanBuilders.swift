@@ -168,7 +168,24 @@ public enum LangfuseAttributes {
                 SpanAttribute(LangfuseKey.userID, userID),
                 SpanAttribute(LangfuseKey.observationType, observationType(span)),
             ]
+            if case .double(let cost)? = span[attribute: GatehouseKey.costUSD] {
+                span.attributes.append(SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"))
+            }
             return span
+        }
+    }
+
+    /// A run's spans as Langfuse reads them: the trace named after the run's root, the session
+    /// from `gen_ai.conversation.id`, the user the agent.
+    public static func decorate(_ spans: [SpanRecord], agent: String) -> [SpanRecord] {
+        spans.map { span in
+            let session: String
+            if case .string(let conversation)? = span[attribute: GenAIKey.conversationID] {
+                session = conversation
+            } else {
+                session = span.traceID
+            }
+            return decorate([span], traceName: "invoke_agent \(agent)", sessionID: session, userID: agent)[0]
         }
     }
 

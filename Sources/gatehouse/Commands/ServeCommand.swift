@@ -2,6 +2,7 @@ internal import ArgumentParser
 internal import Foundation
 internal import GatehouseConfig
 internal import GatehouseCore
+internal import GatehouseTracing
 internal import Hummingbird
 internal import LLMProxy
 internal import Logging
@@ -223,13 +224,20 @@ struct GatewayRunner {
             logger.notice("no admin token is set (admin.token): the admin API answers 401")
         }
 
+        let tracing = TracingRuntime.make(
+            configuration: configuration.tracing,
+            store: store,
+            metrics: PrometheusMetricsFactory(registry: registry),
+            logger: logger
+        )
         let federation = MCPFederation(
             configuration: configuration.mcp,
             pinStore: StoreToolPinStore(store: store),
             group: MultiThreadedEventLoopGroup.singleton,
             metrics: PrometheusMetricsFactory(registry: registry),
             logger: logger,
-            policy: policyWatcher.engine
+            policy: policyWatcher.engine,
+            tracer: tracing.recorder
         )
         for server in configuration.mcp.servers {
             logger.info(
@@ -247,6 +255,7 @@ struct GatewayRunner {
             managedKeys: managedKeys,
             bearerTokens: bearerTokens,
             registry: registry,
+            tracer: tracing.recorder,
             logger: logger,
             onListening: { [logger] address in
                 let host = configuration.server.listen.host
@@ -263,6 +272,30 @@ struct GatewayRunner {
         // Started in this order and stopped in the reverse one, each after the previous has
         // finished: the shutdown is armed, session streams end, the HTTP server drains, the MCP
         // servers stop, the last usage rows are written, the store closes.
+        // Started after the row writers and stopped before them: the sweeper ends the open runs
+        // once the HTTP server has drained, then the exporters and the trace store flush.
+        var tracingServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let writer = tracing.storeWriter {
+            tracingServices.append(
+                .init(
+                    service: watchdog.track(
+                        TraceStoreWriterService(writer: writer, logger: logger),
+                        named: "trace-store"
+                    )
+                )
+            )
+        }
+        for exporter in tracing.exporters {
+            let service = SpanExporterService(
+                exporter: exporter,
+                metrics: PrometheusMetricsFactory(registry: registry),
+                logger: logger
+            )
+            tracingServices.append(.init(service: watchdog.track(service, named: "trace-export-\(exporter.name)")))
+        }
+        if let tracer = tracing.tracer {
+            tracingServices.append(.init(service: watchdog.track(RunSweeper(tracer: tracer), named: "trace-runs")))
+        }
         let groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: watchdog.track(StoreService(store: store), named: "store")),
@@ -282,6 +315,7 @@ struct GatewayRunner {
                         named: "audit"
                     )
                 ),
+            ] + tracingServices + [
                 .init(service: watchdog.track(MCPSupervisorService(federation: federation), named: "mcp-servers")),
                 .init(service: PolicyWatcherService(watcher: policyWatcher)),
                 .init(service: ManagedKeySync(ring: managedKeys, store: store, logger: logger)),

@@ -1,6 +1,7 @@
 internal import Foundation
 internal import GatehouseConfig
 internal import GatehouseCore
+internal import GatehouseTracing
 internal import LLMProxy
 internal import Logging
 internal import MCPHost
@@ -19,6 +20,7 @@ struct GatehouseConfiguration: Sendable, Equatable {
     var mcp = MCPHostConfiguration()
     var policy = PolicySettings()
     var auth = AuthSettings()
+    var tracing = TracingConfiguration()
 }
 
 struct ServerSettings: Sendable, Equatable {
@@ -56,7 +58,7 @@ extension GatehouseConfiguration {
     static let knownKeys: [String: [String]] = [
         "": [
             "server", "store", "logging", "admin", "agents", "providers", "models", "prices", "upstream", "mcp",
-            "policy", "auth",
+            "policy", "auth", "tracing",
         ],
         "server": [
             "listen", "max_body_size", "max_header_size", "idle_timeout", "request_head_timeout",
@@ -72,7 +74,7 @@ extension GatehouseConfiguration {
     ].merging(LLMConfigurationDecoder.knownKeys) { own, _ in own }.merging(MCPConfigurationDecoder.knownKeys) {
         own,
         _ in own
-    }
+    }.merging(TracingConfigurationDecoder.knownKeys) { own, _ in own }
 
     static func keys(_ section: String) -> [String] { knownKeys[section] ?? [] }
 
@@ -102,6 +104,11 @@ extension GatehouseConfiguration {
         if let node = sections["mcp"] { configuration.mcp = MCPConfigurationDecoder.decode(node, reader: &reader) }
         if let node = sections["policy"] { configuration.policy = PolicySettings.decode(node, reader: &reader) }
         if let node = sections["auth"] { configuration.auth = AuthSettings.decode(node, reader: &reader) }
+        configuration.tracing = TracingConfigurationDecoder.decode(
+            sections["tracing"],
+            environment: environment,
+            reader: &reader
+        )
 
         // Sections are read in a fixed order; report in the order of the file.
         let diagnostics = reader.diagnostics.enumerated().sorted { left, right in

@@ -1,5 +1,6 @@
 internal import GatehouseConfig
 internal import GatehouseCore
+internal import GatehouseTracing
 internal import LLMProxy
 internal import Logging
 internal import MCPHost
@@ -87,6 +88,30 @@ struct ConfigView: Encodable {
         let servers: [Server]
     }
 
+    struct Tracing: Encodable {
+        struct TraceStore: Encodable {
+            let enabled: Bool
+            let retention: String
+            let max_spans: Int
+        }
+        struct Exporter: Encodable {
+            let type: String
+            let name: String
+            let url: String
+            /// Names only: their values carry credentials.
+            let headers: [String]
+            let queue_size: Int
+            let batch_size: Int
+            let flush_interval: String
+        }
+        let enabled: Bool
+        let run_idle_window: String
+        let service_name: String
+        let store: TraceStore
+        let exporters: [Exporter]
+        let disabled_exporters: [String]
+    }
+
     let source: String
     let server: Server
     let store: Store
@@ -96,6 +121,7 @@ struct ConfigView: Encodable {
     let providers: [Provider]
     let models: [Model]
     let mcp: MCP
+    let tracing: Tracing
 
     init(_ configuration: GatehouseConfiguration, source: ConfigSource) {
         let server = configuration.server
@@ -161,6 +187,29 @@ struct ConfigView: Encodable {
             )
         }
         self.mcp = Self.mcpView(configuration.mcp)
+        let tracing = configuration.tracing
+        self.tracing = Tracing(
+            enabled: tracing.isEnabled,
+            run_idle_window: DurationSyntax.format(tracing.runIdleWindow),
+            service_name: tracing.serviceName,
+            store: Tracing.TraceStore(
+                enabled: tracing.store.isEnabled,
+                retention: DurationSyntax.format(tracing.store.retention),
+                max_spans: tracing.store.maximumSpans
+            ),
+            exporters: tracing.exporters.map {
+                Tracing.Exporter(
+                    type: $0.kind.rawValue,
+                    name: $0.name,
+                    url: DisplayURL.redacted($0.tracesURL),
+                    headers: $0.headers.map(\.name),
+                    queue_size: $0.queueCapacity,
+                    batch_size: $0.batchSize,
+                    flush_interval: DurationSyntax.format($0.flushInterval)
+                )
+            },
+            disabled_exporters: tracing.disabledExporters
+        )
     }
 
     private static func mcpView(_ configuration: MCPHostConfiguration) -> MCP {

@@ -1,4 +1,5 @@
 internal import GatehouseConfig
+internal import GatehouseTracing
 internal import HTTPTypes
 internal import Hummingbird
 internal import HummingbirdCore
@@ -26,6 +27,7 @@ enum GatehouseServer {
         managedKeys: ManagedKeyRing,
         bearerTokens: BearerTokens,
         registry: PrometheusCollectorRegistry,
+        tracer: any TraceRecorder = NoTraceRecorder(),
         logger: Logger,
         onListening: @escaping @Sendable (SocketAddress?) async -> Void
     ) -> some ApplicationProtocol {
@@ -59,7 +61,8 @@ enum GatehouseServer {
             shutdownAllowance: ShutdownPlan.interruptAfter(
                 gracePeriod: state.snapshot.configuration.server.shutdownGracePeriod
             ),
-            policy: policyWatcher.engine
+            policy: policyWatcher.engine,
+            tracer: tracer
         ).register(on: router)
         MCPRoutes(federation: federation, logger: logger).register(on: router)
 

@@ -1,0 +1,209 @@
+internal import GatehouseJSON
+internal import GatehouseSSE
+internal import GatehouseTracing
+internal import NIOCore
+
+/// What a model's answer said besides its usage, for its trace: the model that answered, why it
+/// stopped, the tool calls it asked for (ids as the client sees them), and its text. Read from
+/// the answer in the client's dialect, so a translated answer yields the ids the client will use.
+struct AnswerSummary: Sendable, Equatable {
+    var responseModel: String?
+    var finishReasons: [String] = []
+    var toolCalls: [RequestedToolCall] = []
+    /// The answer's text, at most `textLimit` bytes kept (0 when content is not captured).
+    var text = ""
+
+    /// The output as the GenAI conventions' `gen_ai.output.messages` spell it.
+    var outputMessages: String {
+        var parts: [JSONValue] = []
+        if !text.isEmpty {
+            parts.append(.object(JSONObject(["type": .string("text"), "content": .string(text)])))
+        }
+        for call in toolCalls {
+            parts.append(
+                .object(
+                    JSONObject([
+                        "type": .string("tool_call"), "id": .string(call.id), "name": .string(call.name),
+                        "arguments": .string(call.arguments),
+                    ])
+                )
+            )
+        }
+        var message = JSONObject(["role": .string("assistant"), "parts": .array(parts)])
+        if let reason = finishReasons.first { message["finish_reason"] = .string(reason) }
+        return String(decoding: JSONValue.array([.object(message)]).serialized(), as: UTF8.self)
+    }
+
+    /// A complete answer in a client dialect.
+    static func read(_ answer: JSONObject, format: UpstreamWireFormat, textLimit: Int) -> AnswerSummary {
+        var summary = AnswerSummary(responseModel: answer["model"]?.stringValue)
+        func keep(_ text: String?) {
+            guard let text, summary.text.utf8.count < textLimit else { return }
+            summary.text += text
+        }
+        switch format {
+        case .openAIChat, .openAIEmbeddings:
+            for choice in answer["choices"]?.arrayValue ?? [] {
+                if let reason = choice["finish_reason"]?.stringValue { summary.finishReasons.append(reason) }
+                keep(choice["message"]?["content"]?.stringValue)
+                for call in choice["message"]?["tool_calls"]?.arrayValue ?? [] {
+                    guard let id = call["id"]?.stringValue, let name = call["function"]?["name"]?.stringValue else {
+                        continue
+                    }
+                    let arguments = call["function"]?["arguments"]?.stringValue ?? "{}"
+                    summary.toolCalls.append(
+                        RequestedToolCall(id: id, name: name, arguments: ToolArguments.canonical(json: arguments))
+                    )
+                }
+            }
+        case .anthropicMessages:
+            if let reason = answer["stop_reason"]?.stringValue { summary.finishReasons.append(reason) }
+            for block in answer["content"]?.arrayValue ?? [] {
+                switch block["type"]?.stringValue {
+                case "text"?: keep(block["text"]?.stringValue)
+                case "tool_use"?:
+                    guard let id = block["id"]?.stringValue, let name = block["name"]?.stringValue else { continue }
+                    summary.toolCalls.append(
+                        RequestedToolCall(id: id, name: name, arguments: ToolArguments.canonical(block["input"]))
+                    )
+                default: break
+                }
+            }
+        case .openAIResponses:
+            if let status = answer["status"]?.stringValue { summary.finishReasons.append(status) }
+            for item in answer["output"]?.arrayValue ?? [] {
+                switch item["type"]?.stringValue {
+                case "message"?:
+                    for part in item["content"]?.arrayValue ?? [] where part["type"]?.stringValue == "output_text" {
+                        keep(part["text"]?.stringValue)
+                    }
+                case "function_call"?:
+                    guard let id = item["call_id"]?.stringValue, let name = item["name"]?.stringValue else {
+                        continue
+                    }
+                    let arguments = item["arguments"]?.stringValue ?? "{}"
+                    summary.toolCalls.append(
+                        RequestedToolCall(id: id, name: name, arguments: ToolArguments.canonical(json: arguments))
+                    )
+                default: break
+                }
+            }
+        }
+        if summary.text.utf8.count > textLimit { summary.text = TraceContent.cut(summary.text, limit: textLimit) }
+        return summary
+    }
+}
+
+/// Follows a stream as the client receives it and puts its answer together for the trace: tool
+/// calls assembled from their deltas, the finish reason, the model, and (when captured) the text.
+/// Parses only while tracing is on; bounded by the tool calls' and the text's limits.
+struct StreamAnswerCollector: Sendable {
+    let format: UpstreamWireFormat
+    let textLimit: Int
+    private(set) var summary = AnswerSummary()
+    /// Tool calls being streamed, by their index in the answer.
+    private var partialCalls: [Int: (id: String, name: String, arguments: String)] = [:]
+    private var callOrder: [Int] = []
+    private var hasFirstChunk = false
+
+    /// Largest tool-call argument text assembled for matching.
+    static let maximumArgumentBytes = 64 << 10
+
+    init(format: UpstreamWireFormat, textLimit: Int) {
+        self.format = format
+        self.textLimit = textLimit
+    }
+
+    mutating func observe(_ raw: ByteBuffer) {
+        guard let event = SSEEvent.parse(raw), !event.isOpenAIDone,
+            let payload = try? JSONValue.parse(Array(event.data.utf8))
+        else { return }
+        switch format {
+        case .openAIChat, .openAIEmbeddings:
+            if summary.responseModel == nil { summary.responseModel = payload["model"]?.stringValue }
+            for choice in payload["choices"]?.arrayValue ?? [] {
+                if let reason = choice["finish_reason"]?.stringValue { summary.finishReasons.append(reason) }
+                keep(choice["delta"]?["content"]?.stringValue)
+                for call in choice["delta"]?["tool_calls"]?.arrayValue ?? [] {
+                    let index = call["index"]?.intValue ?? 0
+                    append(
+                        index: index,
+                        id: call["id"]?.stringValue,
+                        name: call["function"]?["name"]?.stringValue,
+                        arguments: call["function"]?["arguments"]?.stringValue
+                    )
+                }
+            }
+        case .anthropicMessages:
+            switch payload["type"]?.stringValue ?? event.event {
+            case "message_start"?:
+                summary.responseModel = payload["message"]?["model"]?.stringValue
+            case "content_block_start"?:
+                let block = payload["content_block"]
+                if block?["type"]?.stringValue == "tool_use" {
+                    append(
+                        index: payload["index"]?.intValue ?? 0,
+                        id: block?["id"]?.stringValue,
+                        name: block?["name"]?.stringValue,
+                        arguments: nil
+                    )
+                }
+            case "content_block_delta"?:
+                let delta = payload["delta"]
+                switch delta?["type"]?.stringValue {
+                case "text_delta"?: keep(delta?["text"]?.stringValue)
+                case "input_json_delta"?:
+                    append(
+                        index: payload["index"]?.intValue ?? 0,
+                        id: nil,
+                        name: nil,
+                        arguments: delta?["partial_json"]?.stringValue
+                    )
+                default: break
+                }
+            case "message_delta"?:
+                if let reason = payload["delta"]?["stop_reason"]?.stringValue { summary.finishReasons.append(reason) }
+            default: break
+            }
+        case .openAIResponses:
+            let type = payload["type"]?.stringValue ?? event.event ?? ""
+            if type == "response.completed" || type == "response.incomplete" || type == "response.failed",
+                let response = payload["response"]?.objectValue
+            {
+                summary = AnswerSummary.read(response, format: .openAIResponses, textLimit: textLimit)
+                partialCalls = [:]
+                callOrder = []
+            }
+        }
+    }
+
+    /// The answer once the stream ended (tool calls whose arguments were cut are kept by name).
+    var finished: AnswerSummary {
+        var result = summary
+        for index in callOrder {
+            guard let call = partialCalls[index], !call.name.isEmpty else { continue }
+            let arguments = call.arguments.isEmpty ? "{}" : call.arguments
+            result.toolCalls.append(
+                RequestedToolCall(id: call.id, name: call.name, arguments: ToolArguments.canonical(json: arguments))
+            )
+        }
+        return result
+    }
+
+    private mutating func keep(_ text: String?) {
+        guard let text, textLimit > 0, summary.text.utf8.count < textLimit else { return }
+        summary.text += text
+        if summary.text.utf8.count > textLimit { summary.text = TraceContent.cut(summary.text, limit: textLimit) }
+    }
+
+    private mutating func append(index: Int, id: String?, name: String?, arguments: String?) {
+        var call = partialCalls[index] ?? ("", "", "")
+        if partialCalls[index] == nil { callOrder.append(index) }
+        if let id, !id.isEmpty { call.id = id }
+        if let name, !name.isEmpty { call.name += call.name.isEmpty ? name : "" }
+        if let arguments, call.arguments.utf8.count + arguments.utf8.count <= Self.maximumArgumentBytes {
+            call.arguments += arguments
+        }
+        partialCalls[index] = call
+    }
+}

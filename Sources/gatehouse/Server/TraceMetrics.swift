@@ -1,0 +1,113 @@
+internal import GatehouseTracing
+internal import Metrics
+internal import Prometheus
+
+/// Metrics read off the finished spans, so both planes are measured in one place and one
+/// vocabulary (the OTel GenAI and MCP metric conventions, in Prometheus spelling):
+/// - `gen_ai_client_token_usage{gen_ai_token_type,gen_ai_request_model,gen_ai_provider_name,agent}`
+///   (histogram of tokens per call, input and output),
+/// - `gen_ai_client_operation_duration_seconds{gen_ai_operation_name,gen_ai_request_model,
+///   gen_ai_provider_name,error_type}`,
+/// - `mcp_server_operation_duration_seconds{mcp_method_name,gen_ai_tool_name,error_type}`,
+/// - `gatehouse_agent_requests_total{agent,kind,target,status}` (kind `llm` with the model,
+///   `tool` with the tool; status `ok`, `error` or `denied`),
+/// - `gatehouse_policy_denials_total{agent,stage,decision,rule}`.
+struct TraceMetricsSink: SpanSink {
+    let factory: any MetricsFactory
+
+    /// The OTel recommendation for `gen_ai.client.token.usage`.
+    static let tokenBuckets: [Double] = [
+        1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864,
+    ]
+
+    init(factory: any MetricsFactory) {
+        if var prometheus = factory as? PrometheusMetricsFactory {
+            prometheus.valueHistogramBuckets["gen_ai_client_token_usage"] = Self.tokenBuckets
+            self.factory = prometheus
+        } else {
+            self.factory = factory
+        }
+    }
+
+    func accept(_ spans: [SpanRecord], agent: String) {
+        for span in spans {
+            let operation = span[attribute: GenAIKey.operationName]
+            let errorType = span.string(CommonKey.errorType)
+            let denied = span.events.contains { event in
+                guard event.name == "apply_guardrail" else { return false }
+                let decision = event.attributes.first { $0.key == GatehouseKey.policyDecision }?.value
+                return decision == .string("deny") || decision == .string("limit") || decision == .string("block")
+            }
+            let status = denied && errorType != nil ? "denied" : errorType == nil ? "ok" : "error"
+            switch operation {
+            case .string("chat")?:
+                let model = span.string(GenAIKey.requestModel) ?? ""
+                let provider = span.string(GenAIKey.providerName) ?? ""
+                for (type, key) in [("input", GenAIKey.inputTokens), ("output", GenAIKey.outputTokens)] {
+                    guard case .int(let tokens)? = span[attribute: key] else { continue }
+                    Recorder(
+                        label: "gen_ai_client_token_usage",
+                        dimensions: [
+                            ("gen_ai_token_type", type), ("gen_ai_request_model", model),
+                            ("gen_ai_provider_name", provider), ("agent", agent),
+                        ],
+                        aggregate: true,
+                        factory: factory
+                    ).record(tokens)
+                }
+                Timer(
+                    label: "gen_ai_client_operation_duration_seconds",
+                    dimensions: [
+                        ("gen_ai_operation_name", "chat"), ("gen_ai_request_model", model),
+                        ("gen_ai_provider_name", provider), ("error_type", errorType ?? ""),
+                    ],
+                    factory: factory
+                ).recordNanoseconds(Int64(clamping: span.endNanoseconds - span.startNanoseconds))
+                request(agent: agent, kind: "llm", target: model, status: status)
+            case .string("execute_tool")?:
+                let tool = span.string(GenAIKey.toolName) ?? ""
+                Timer(
+                    label: "mcp_server_operation_duration_seconds",
+                    dimensions: [
+                        ("mcp_method_name", "tools/call"), ("gen_ai_tool_name", tool), ("error_type", errorType ?? ""),
+                    ],
+                    factory: factory
+                ).recordNanoseconds(Int64(clamping: span.endNanoseconds - span.startNanoseconds))
+                request(agent: agent, kind: "tool", target: tool, status: status)
+            default:
+                break
+            }
+            for event in span.events where event.name == "apply_guardrail" {
+                func value(_ key: String) -> String {
+                    if case .string(let text)? = event.attributes.first(where: { $0.key == key })?.value { return text }
+                    return ""
+                }
+                let decision = value(GatehouseKey.policyDecision)
+                guard decision == "deny" || decision == "limit" || decision == "block" else { continue }
+                Counter(
+                    label: "gatehouse_policy_denials_total",
+                    dimensions: [
+                        ("agent", agent), ("stage", value(GatehouseKey.policyStage)), ("decision", decision),
+                        ("rule", value(GatehouseKey.policyRule)),
+                    ],
+                    factory: factory
+                ).increment()
+            }
+        }
+    }
+
+    private func request(agent: String, kind: String, target: String, status: String) {
+        Counter(
+            label: "gatehouse_agent_requests_total",
+            dimensions: [("agent", agent), ("kind", kind), ("target", target), ("status", status)],
+            factory: factory
+        ).increment()
+    }
+}
+
+extension SpanRecord {
+    fileprivate func string(_ key: String) -> String? {
+        if case .string(let text)? = self[attribute: key] { return text }
+        return nil
+    }
+}

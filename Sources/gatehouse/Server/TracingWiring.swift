@@ -1,0 +1,334 @@
+internal import AsyncHTTPClient
+internal import Foundation
+internal import GatehouseCore
+internal import GatehouseTracing
+internal import Logging
+internal import Metrics
+internal import NIOCore
+internal import NIOHTTP1
+internal import ServiceLifecycle
+internal import Store
+internal import Synchronization
+
+/// Tracing as the gateway runs it: the tracer the planes report to, and where its spans go (the
+/// local store, each configured exporter, the trace metrics), with the services that send,
+/// write, sweep idle runs and flush at shutdown.
+struct TracingRuntime: Sendable {
+    /// What the planes get: the tracer, or a recorder that records nothing when tracing is off.
+    let recorder: any TraceRecorder
+    let tracer: AgentTracer?
+    let exporters: [SpanExporter]
+    let storeWriter: TraceStoreWriter?
+
+    /// How long shutdown gives the exporters to send what they hold, after the last run ended.
+    static let shutdownFlushLimit: Duration = .seconds(2)
+
+    static func make(
+        configuration: TracingConfiguration,
+        store: Store,
+        metrics: any MetricsFactory,
+        logger: Logger
+    ) -> TracingRuntime {
+        guard configuration.isEnabled else {
+            logger.info("tracing is off (tracing.enabled: false)")
+            return TracingRuntime(recorder: NoTraceRecorder(), tracer: nil, exporters: [], storeWriter: nil)
+        }
+        var sinks: [any SpanSink] = [TraceMetricsSink(factory: metrics)]
+        let storeWriter =
+            configuration.store.isEnabled ? TraceStoreWriter(store: store, settings: configuration.store) : nil
+        if let storeWriter { sinks.append(storeWriter) }
+        let resource = [
+            SpanAttribute("service.name", configuration.serviceName),
+            SpanAttribute("service.version", GatehouseVersion.current),
+        ]
+        var exporters: [SpanExporter] = []
+        for definition in configuration.exporters {
+            let exporter = SpanExporter(
+                name: definition.name,
+                transport: HTTPSpanTransport(definition: definition),
+                contentType: OTLPTraceEncoder.contentType,
+                encode: { spans in
+                    try OTLPTraceEncoder.encode(
+                        spans,
+                        resource: resource,
+                        scope: ("gatehouse", GatehouseVersion.current)
+                    )
+                },
+                capacity: definition.queueCapacity,
+                batchSize: definition.batchSize,
+                flushInterval: definition.flushInterval
+            )
+            exporters.append(exporter)
+            sinks.append(ExporterSink(exporter: exporter, decoratesForLangfuse: definition.kind == .langfuse))
+            logger.info(
+                "trace exporter",
+                metadata: [
+                    "exporter": "\(definition.name)", "type": "\(definition.kind.rawValue)",
+                    "url": "\(DisplayURL.redacted(definition.tracesURL))",
+                ]
+            )
+        }
+        for reason in configuration.disabledExporters {
+            logger.info("trace exporter off", metadata: ["reason": "\(reason)"])
+        }
+        let tracer = AgentTracer(sinks: sinks, runs: AgentRuns(idleWindow: configuration.runIdleWindow))
+        return TracingRuntime(recorder: tracer, tracer: tracer, exporters: exporters, storeWriter: storeWriter)
+    }
+}
+
+/// Hands spans to one exporter's queue; a Langfuse exporter's spans carry its trace attributes.
+struct ExporterSink: SpanSink {
+    let exporter: SpanExporter
+    let decoratesForLangfuse: Bool
+
+    func accept(_ spans: [SpanRecord], agent: String) {
+        exporter.enqueue(decoratesForLangfuse ? LangfuseAttributes.decorate(spans, agent: agent) : spans)
+    }
+}
+
+/// Posts a batch with the gateway's shared HTTP client, the exporter's headers and time limit.
+struct HTTPSpanTransport: SpanExportTransport {
+    let definition: TraceExporterDefinition
+
+    func post(_ body: [UInt8], contentType: String) async throws -> SpanExportResponse {
+        var request = HTTPClientRequest(url: definition.tracesURL)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.headers.add(name: "User-Agent", value: "gatehouse/\(GatehouseVersion.current)")
+        for header in definition.headers {
+            request.headers.replaceOrAdd(name: header.name, value: header.value.revealedValue)
+        }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: TimeAmount(definition.timeout))
+        // The answer's body says nothing an exporter acts on; read a little so the connection is reused.
+        _ = try? await response.body.collect(upTo: 64 << 10)
+        return SpanExportResponse(
+            status: Int(response.status.code),
+            retryAfter: Self.retryAfter(response.headers.first(name: "Retry-After"))
+        )
+    }
+
+    /// `Retry-After` in seconds or as an HTTP date.
+    static func retryAfter(_ value: String?, now: Date = Date()) -> Duration? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let seconds = Int(value) { return .seconds(max(0, seconds)) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .milliseconds(max(0, Int((date.timeIntervalSince(now) * 1000).rounded())))
+    }
+}
+
+/// Spans on their way to the local store: a bounded buffer the request path appends to without
+/// waiting (a full buffer drops and counts), written in batches by its service, pruned to the
+/// retention settings once a minute.
+final class TraceStoreWriter: SpanSink, Sendable {
+    let store: Store
+    let settings: TraceStoreSettings
+    let capacity = 20_000
+    private let state = Mutex<(rows: [StoredSpan], dropped: Int)>(([], 0))
+    private let wakeUps: AsyncStream<Void>.Continuation
+    let rowsReady: AsyncStream<Void>
+
+    init(store: Store, settings: TraceStoreSettings) {
+        self.store = store
+        self.settings = settings
+        (rowsReady, wakeUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func accept(_ spans: [SpanRecord], agent: String) {
+        let rows = spans.map {
+            StoredSpanCoding.row(
+                $0,
+                agent: agent,
+                isRunRoot: $0[attribute: GenAIKey.operationName] == .string("invoke_agent")
+            )
+        }
+        let wake = state.withLock { state -> Bool in
+            let room = max(0, capacity - state.rows.count)
+            state.rows.append(contentsOf: rows.prefix(room))
+            state.dropped += rows.count - min(room, rows.count)
+            return state.rows.count >= 256
+        }
+        if wake { wakeUps.yield() }
+    }
+
+    func take() -> [StoredSpan] {
+        state.withLock { state in
+            defer { state.rows.removeAll(keepingCapacity: true) }
+            return state.rows
+        }
+    }
+
+    var queued: Int { state.withLock { $0.rows.count } }
+    var dropped: Int { state.withLock { $0.dropped } }
+
+    func noteDropped(_ count: Int) {
+        state.withLock { $0.dropped += count }
+    }
+
+    /// Writes what is buffered (one transaction).
+    func flush(logger: Logger) async {
+        let rows = take()
+        guard !rows.isEmpty else { return }
+        do {
+            try await store.recordSpans(rows)
+        } catch {
+            noteDropped(rows.count)
+            logger.warning(
+                "could not write spans to the trace store",
+                metadata: ["spans": "\(rows.count)", "error": "\(error)"]
+            )
+        }
+    }
+
+    func prune(logger: Logger) async {
+        let cutoff = Int64(TraceClock.now()) - Int64(settings.retention.components.seconds) * 1_000_000_000
+        do {
+            let removed = try await store.pruneTraceSpans(
+                olderThanNanoseconds: cutoff,
+                maximumSpans: settings.maximumSpans
+            )
+            if removed > 0 { logger.debug("trace store pruned", metadata: ["spans": "\(removed)"]) }
+        } catch {
+            logger.warning("could not prune the trace store", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+struct TraceStoreWriterService: Service {
+    let writer: TraceStoreWriter
+    let logger: Logger
+
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var lastPrune = ContinuousClock.now
+                await writer.prune(logger: logger)
+                while !Task.isCancelled {
+                    await withTaskGroup(of: Void.self) { wait in
+                        wait.addTask { for await _ in writer.rowsReady { return } }
+                        wait.addTask { try? await Task.sleep(for: .milliseconds(500)) }
+                        await wait.next()
+                        wait.cancelAll()
+                    }
+                    await writer.flush(logger: logger)
+                    if ContinuousClock.now - lastPrune > .seconds(60) {
+                        lastPrune = .now
+                        await writer.prune(logger: logger)
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        // The runs the sweeper ended at shutdown are buffered by now: write them.
+        await writer.flush(logger: logger)
+    }
+}
+
+/// Runs one exporter: batches while the gateway runs, then what is left at shutdown, within
+/// `TracingRuntime.shutdownFlushLimit`; keeps its queue and drop metrics current.
+struct SpanExporterService: Service {
+    let exporter: SpanExporter
+    let metrics: any MetricsFactory
+    let logger: Logger
+
+    func run() async {
+        let reporter = ExporterMetrics(exporter: exporter, factory: metrics)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await exporter.run() }
+            group.addTask {
+                while !Task.isCancelled {
+                    reporter.update(logger: logger)
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await exporter.exportQueued() }
+            group.addTask { try? await Task.sleep(for: TracingRuntime.shutdownFlushLimit) }
+            await group.next()
+            group.cancelAll()
+        }
+        reporter.update(logger: logger)
+    }
+}
+
+/// `gatehouse_trace_export_queue_spans`, `gatehouse_trace_spans_exported_total` and
+/// `gatehouse_trace_spans_dropped_total{reason}` of one exporter, from its counts.
+final class ExporterMetrics: Sendable {
+    private let exporter: SpanExporter
+    private let queue: Gauge
+    private let exported: Counter
+    private let droppedQueueFull: Counter
+    private let droppedByCollector: Counter
+    private let last = Mutex<SpanExporter.Counts?>(nil)
+    private let lastReason = Mutex<String?>(nil)
+
+    init(exporter: SpanExporter, factory: any MetricsFactory) {
+        self.exporter = exporter
+        let name = ("exporter", exporter.name)
+        queue = Gauge(label: "gatehouse_trace_export_queue_spans", dimensions: [name], factory: factory)
+        exported = Counter(label: "gatehouse_trace_spans_exported_total", dimensions: [name], factory: factory)
+        droppedQueueFull = Counter(
+            label: "gatehouse_trace_spans_dropped_total",
+            dimensions: [name, ("reason", "queue_full")],
+            factory: factory
+        )
+        droppedByCollector = Counter(
+            label: "gatehouse_trace_spans_dropped_total",
+            dimensions: [name, ("reason", "collector")],
+            factory: factory
+        )
+    }
+
+    func update(logger: Logger) {
+        let counts = exporter.counts
+        let previous =
+            last.withLock { last in
+                defer { last = counts }
+                return last
+            } ?? SpanExporter.Counts.zero
+        queue.record(counts.queued)
+        exported.increment(by: max(0, counts.exported - previous.exported))
+        droppedQueueFull.increment(by: max(0, counts.droppedQueueFull - previous.droppedQueueFull))
+        let collectorDrops = max(0, counts.droppedByCollector - previous.droppedByCollector)
+        droppedByCollector.increment(by: collectorDrops)
+        let reason = exporter.lastDropReason
+        let changed = lastReason.withLock { last -> Bool in
+            defer { last = reason }
+            return last != reason
+        }
+        if collectorDrops > 0, changed {
+            logger.warning(
+                "trace exporter dropped spans",
+                metadata: ["exporter": "\(exporter.name)", "spans": "\(collectorDrops)", "reason": "\(reason ?? "")"]
+            )
+        }
+    }
+}
+
+/// Ends idle runs every few seconds, and every open run at shutdown (after the HTTP server has
+/// drained, so no call is still adding to them).
+struct RunSweeper: Service {
+    let tracer: AgentTracer
+
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(2))
+                    tracer.sweep(now: TraceClock.now())
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        tracer.finishAll()
+    }
+}
