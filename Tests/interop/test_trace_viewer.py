@@ -40,6 +40,7 @@ from tracing_support import (
     reset_fake,
     run_openai_agent,
     tracing_module_stack,
+    wait_stored,
     wait_trace,
 )
 
@@ -71,35 +72,30 @@ def run(stack: TracingStack) -> AgentRun:
 
 @pytest.fixture(scope="module")
 def trace_id(stack: TracingStack, run: AgentRun) -> str:
-    """The run's trace id, as the collector got it (the store has the same spans)."""
+    """The run's trace id, as the collector got it, once the local store holds the run's root too."""
     trace = wait_trace(stack.otlp, run, "OTLP collector")
+    wait_stored(stack, next(span["span_id"] for span in trace if not span["parent_span_id"]))
     return trace[0]["trace_id"]
 
 
-def stored_run(stack: TracingStack, trace_id: str, timeout: float = 10.0) -> str:
-    """`gatehouse traces list` once it lists the run (the store writes spans in batches)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = stack.gatehouse("traces", "list", "--config", "samples/agent-tracing.yaml")
-        assert listed.returncode == 0, f"traces list exited {listed.returncode}:\n{listed.stdout}{listed.stderr}"
-        if trace_id in listed.stdout:
-            return listed.stdout
-        if time.monotonic() >= deadline:
-            pytest.fail(f"`gatehouse traces list` does not list {trace_id} after {timeout}s:\n{listed.stdout}")
-        time.sleep(0.3)
+def traces_command(stack: TracingStack, *args: str) -> str:
+    """`gatehouse traces ARGS --config samples/agent-tracing.yaml` next to the gateway: its output (exit 0)."""
+    done = stack.gatehouse("traces", *args, "--config", "samples/agent-tracing.yaml")
+    assert done.returncode == 0, f"traces {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+    return done.stdout
 
 
 # --- The CLI --------------------------------------------------------------------------------------
 
 
 def test_traces_list_and_show_print_the_run_as_an_indented_tree(stack: TracingStack, trace_id: str) -> None:
-    listing = stored_run(stack, trace_id)
-    [line] = [line for line in listing.splitlines() if trace_id in line]
-    assert "demo" in line, f"the run's line does not name its agent: {line!r}"
+    listing = traces_command(stack, "list")
+    lines = [line for line in listing.splitlines() if trace_id in line]
+    assert len(lines) == 1, f"`traces list` should list {trace_id} once:\n{listing}"
+    assert "demo" in lines[0], f"the run's line does not name its agent: {lines[0]!r}"
 
-    shown = stack.gatehouse("traces", "show", trace_id, "--config", "samples/agent-tracing.yaml")
-    assert shown.returncode == 0, f"traces show exited {shown.returncode}:\n{shown.stdout}{shown.stderr}"
-    lines = shown.stdout.splitlines()
+    shown = traces_command(stack, "show", trace_id)
+    lines = shown.splitlines()
 
     def columns(name: str) -> list[int]:
         """Where `name` starts on each line naming that span (the name followed by the end or a space)."""
@@ -111,7 +107,7 @@ def test_traces_list_and_show_print_the_run_as_an_indented_tree(stack: TracingSt
         return found
 
     root, chats, server, hop = columns(ROOT_NAME), columns(CHAT_NAME), columns(SERVER_SPAN), columns(HOP_SPAN)
-    output = "\n" + shown.stdout
+    output = "\n" + shown
     assert len(root) == 1 and len(chats) == 2 and len(server) == 1 and len(hop) == 1, output
     # Indented by depth: the run, its three children at one depth, the hop under the tool call.
     assert root[0] < chats[0] == chats[1] == server[0] < hop[0], f"columns {root} {chats} {server} {hop}:{output}"
@@ -124,7 +120,6 @@ def test_traces_list_and_show_print_the_run_as_an_indented_tree(stack: TracingSt
 
 
 def test_the_viewer_needs_the_admin_token_and_lists_the_run(stack: TracingStack, trace_id: str) -> None:
-    stored_run(stack, trace_id)
     with httpx.Client(base_url=stack.gateway.url, trust_env=False, timeout=30.0, follow_redirects=False) as client:
         for path in ("/ui", f"/ui/runs/{trace_id}"):
             anonymous = client.get(path)
@@ -169,13 +164,10 @@ def test_the_viewer_needs_the_admin_token_and_lists_the_run(stack: TracingStack,
 class DevTools:
     """A minimal Chrome DevTools protocol client on one target's websocket."""
 
-    def __init__(self, url: str) -> None:
-        self.socket = connect(url, max_size=None, open_timeout=15)
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
         self.events: list[dict[str, Any]] = []
         self._next = 0
-
-    def close(self) -> None:
-        self.socket.close()
 
     def _receive(self, deadline: float) -> dict[str, Any]:
         remaining = deadline - time.monotonic()
@@ -327,48 +319,46 @@ def test_the_run_renders_as_a_waterfall_in_headless_chromium(
 ) -> None:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"no {CHROMIUM}: scripts/test installs the Debian package chromium", pytrace=False)
-    stored_run(stack, trace_id)
     profile = pathlib.Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path))
     proc, port = start_chromium(profile)
-    devtools: DevTools | None = None
     try:
-        devtools = DevTools(page_target(port))
-        devtools.call("Page.enable")
-        devtools.call("Network.enable")
-        devtools.call(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False},
-        )
-        devtools.call("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {stack.admin_token}"}})
-        url = f"{stack.gateway.url}/ui/runs/{trace_id}"
-        navigation = devtools.call("Page.navigate", {"url": url})
-        assert not navigation.get("errorText"), navigation
-        devtools.wait_event("Page.loadEventFired", timeout=20.0)
-        documents = [
-            event["params"]["response"]
-            for event in devtools.events
-            if event["method"] == "Network.responseReceived" and event["params"].get("type") == "Document"
-        ]
-        assert documents and documents[-1]["url"] == url and documents[-1]["status"] == 200, documents
+        with connect(page_target(port), max_size=None, open_timeout=15) as socket:
+            devtools = DevTools(socket)
+            devtools.call("Page.enable")
+            devtools.call("Network.enable")
+            devtools.call(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False},
+            )
+            devtools.call("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {stack.admin_token}"}})
+            url = f"{stack.gateway.url}/ui/runs/{trace_id}"
+            navigation = devtools.call("Page.navigate", {"url": url})
+            assert not navigation.get("errorText"), navigation
+            devtools.wait_event("Page.loadEventFired", timeout=20.0)
+            documents = [
+                event["params"]["response"]
+                for event in devtools.events
+                if event["method"] == "Network.responseReceived" and event["params"].get("type") == "Document"
+            ]
+            loaded = [(document["url"], document["status"]) for document in documents]
+            assert loaded and loaded[-1] == (url, 200), f"the browser loaded {loaded}, expected {url} with 200"
 
-        # The rendered page (scripts included) shows every span of the run.
-        deadline = time.monotonic() + 10.0
-        while True:
-            text = devtools.evaluate("document.body ? document.body.innerText : ''") or ""
-            dom = devtools.evaluate("document.documentElement.outerHTML") or ""
-            if all(name in text for name in SPAN_NAMES) and text.count(CHAT_NAME) >= 2:
-                break
-            if time.monotonic() >= deadline:
-                pytest.fail(f"the rendered run page lacks span names; text:\n{text[:3000]}\nDOM:\n{dom[:3000]}")
-            time.sleep(0.2)
-        for name in SPAN_NAMES:
-            assert name in dom, name
+            # The rendered page (scripts included) shows every span of the run.
+            deadline = time.monotonic() + 10.0
+            while True:
+                text = devtools.evaluate("document.body ? document.body.innerText : ''") or ""
+                dom = devtools.evaluate("document.documentElement.outerHTML") or ""
+                if all(name in text for name in SPAN_NAMES) and text.count(CHAT_NAME) >= 2:
+                    break
+                if time.monotonic() >= deadline:
+                    pytest.fail(f"the rendered run page lacks span names; text:\n{text[:3000]}\nDOM:\n{dom[:3000]}")
+                time.sleep(0.2)
+            for name in SPAN_NAMES:
+                assert name in dom, name
 
-        shot = devtools.call("Page.captureScreenshot", {"format": "png"}, timeout=30.0)
-        png = base64.b64decode(shot["data"])
+            shot = devtools.call("Page.captureScreenshot", {"format": "png"}, timeout=30.0)
+            png = base64.b64decode(shot["data"])
     finally:
-        if devtools is not None:
-            devtools.close()
         kill_process_group(proc)
     leftovers = [
         entry.name

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import json
-import sqlite3
 import statistics
 import time
 import uuid
@@ -49,6 +48,7 @@ from tracing_support import (
     start_tracing_stack,
     stop_gateway,
     tracing_module_stack,
+    wait_stored,
     wait_trace,
 )
 
@@ -237,21 +237,6 @@ def test_a_streaming_agent_with_an_mcp_session_is_one_trace_with_the_streams_usa
 # --- Redaction ------------------------------------------------------------------------------------
 
 
-def read_store(path: Any) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table of the SQLite store, read-only, as {table: [row dict]}."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
-    try:
-        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        content: dict[str, list[dict[str, Any]]] = {}
-        for table in tables:
-            cursor = connection.execute(f'SELECT * FROM "{table}"')
-            columns = [description[0] for description in cursor.description]
-            content[table] = [dict(zip(columns, row)) for row in cursor.fetchall()]
-        return content
-    finally:
-        connection.close()
-
-
 def cell_text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
@@ -351,18 +336,7 @@ def test_content_is_captured_after_redaction_and_no_address_reaches_a_receiver_o
     # The local store: wait until it holds the run's root, then read every table and the raw files.
     root_id = next(span["span_id"] for span in otlp_trace if not span["parent_span_id"])
     store = tracing.store_path
-
-    def stored() -> dict[str, list[dict[str, Any]]] | None:
-        content = read_store(store)
-        rows = content.get("trace_spans", [])
-        return content if any(row.get("span_id") == root_id for row in rows) else None
-
-    deadline = time.monotonic() + 10.0
-    content = stored()
-    while content is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-        content = stored()
-    assert content is not None, f"the run's root {root_id} not in the store's trace_spans within 10s"
+    content = wait_stored(tracing, root_id)
     for table, rows in content.items():
         for row in rows:
             text = " ".join(cell_text(value) for value in row.values())

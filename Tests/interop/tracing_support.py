@@ -20,6 +20,7 @@ import os
 import pathlib
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -140,6 +141,33 @@ class TracingStack:
     def upstream_since(self, mark: int) -> list[RecordedRequest]:
         """The chat requests the fake received after `mark` (a count of its requests taken earlier)."""
         return [record for record in self.fake.requests[mark:] if record.path == "/v1/chat/completions"]
+
+
+def read_store(path: pathlib.Path) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table of a gateway's SQLite store, read-only, as {table: [row as a dict]}."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+    try:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        content: dict[str, list[dict[str, Any]]] = {}
+        for table in tables:
+            cursor = connection.execute(f'SELECT * FROM "{table}"')
+            columns = [description[0] for description in cursor.description]
+            content[table] = [dict(zip(columns, row)) for row in cursor.fetchall()]
+        return content
+    finally:
+        connection.close()
+
+
+def wait_stored(stack: TracingStack, span_id: str, timeout: float = 10.0) -> dict[str, list[dict[str, Any]]]:
+    """The store's content once its trace_spans table holds `span_id` (spans are written in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        content = read_store(stack.store_path) if stack.store_path.exists() else {}
+        if any(row.get("span_id") == span_id for row in content.get("trace_spans", [])):
+            return content
+        if time.monotonic() >= deadline:
+            pytest.fail(f"span {span_id} not in the store's trace_spans within {timeout}s")
+        time.sleep(0.2)
 
 
 def prepare_workdir(workdir: pathlib.Path) -> None:
