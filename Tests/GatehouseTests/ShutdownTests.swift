@@ -20,6 +20,10 @@ import Testing
         let withoutServers = ShutdownPlan(gracePeriod: .seconds(3), mcpServerCount: 0)
         #expect(withoutServers.mcpStop == .zero)
         #expect(withoutServers.bound == .seconds(7))
+
+        let exporting = ShutdownPlan(gracePeriod: .seconds(3), mcpServerCount: 2, exportsTraces: true)
+        #expect(exporting.traceExport == .seconds(2))
+        #expect(exporting.bound == .seconds(12))
     }
 
     @Test func aGracePeriodShorterThanTheLeadInterruptsAtOnce() {

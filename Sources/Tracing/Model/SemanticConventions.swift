@@ -63,6 +63,8 @@ public enum LangfuseKey {
     public static let sessionID = "session.id"
     public static let userID = "user.id"
     public static let observationType = "langfuse.observation.type"
+    /// Makes a span with a parent the trace's root in Langfuse.
+    public static let asRoot = "langfuse.internal.as_root"
     /// JSON: `{"total": usd}`.
     public static let costDetails = "langfuse.observation.cost_details"
 }

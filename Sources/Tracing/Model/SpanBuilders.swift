@@ -168,6 +168,10 @@ public enum LangfuseAttributes {
                 SpanAttribute(LangfuseKey.userID, userID),
                 SpanAttribute(LangfuseKey.observationType, observationType(span)),
             ]
+            // A run that continues the caller's trace still makes the Langfuse trace.
+            if span.parentSpanID != nil, span[attribute: GenAIKey.operationName] == .string("invoke_agent") {
+                span.attributes.append(SpanAttribute(LangfuseKey.asRoot, true))
+            }
             if case .double(let cost)? = span[attribute: GatehouseKey.costUSD] {
                 span.attributes.append(SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"))
             }

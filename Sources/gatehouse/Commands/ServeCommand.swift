@@ -266,7 +266,8 @@ struct GatewayRunner {
         )
         let plan = ShutdownPlan(
             gracePeriod: configuration.server.shutdownGracePeriod,
-            mcpServerCount: configuration.mcp.servers.count
+            mcpServerCount: configuration.mcp.servers.count,
+            exportsTraces: !tracing.exporters.isEmpty
         )
         let watchdog = ShutdownWatchdog(plan: plan, logger: logger) { MCPFederation.killServerProcessesNow() }
         // Started in this order and stopped in the reverse one, each after the previous has
@@ -285,13 +286,13 @@ struct GatewayRunner {
                 )
             )
         }
-        for exporter in tracing.exporters {
-            let service = SpanExporterService(
-                exporter: exporter,
+        if !tracing.exporters.isEmpty {
+            let service = SpanExportService(
+                exporters: tracing.exporters,
                 metrics: PrometheusMetricsFactory(registry: registry),
                 logger: logger
             )
-            tracingServices.append(.init(service: watchdog.track(service, named: "trace-export-\(exporter.name)")))
+            tracingServices.append(.init(service: watchdog.track(service, named: "trace-export")))
         }
         if let tracer = tracing.tracer {
             tracingServices.append(.init(service: watchdog.track(RunSweeper(tracer: tracer), named: "trace-runs")))

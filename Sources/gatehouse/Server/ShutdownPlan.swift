@@ -10,7 +10,9 @@ internal import MCPHost
 /// 2. MCP servers stop, all at once, within `UpstreamStopBound.bound` (3 s): stdio servers get end
 ///    of input, then SIGTERM, then SIGKILL to their process group, one step apart, and at most one
 ///    more step to be reaped; HTTP servers get their session's DELETE, bounded by one step.
-/// 3. finish: the last usage batch is written and the store is closed (WAL checkpoint).
+/// 3. trace export: the open agent runs end and the trace exporters send what they hold, within
+///    `TracingRuntime.shutdownFlushLimit` (2 s; only when an exporter is configured).
+/// 4. finish: the last usage batch is written and the store is closed (WAL checkpoint).
 ///
 /// `bound` is the sum plus a margin; a shutdown still running then is logged with the services
 /// that have not finished, and the process exits 1.
@@ -18,6 +20,7 @@ struct ShutdownPlan: Sendable, Equatable {
     let drain: Duration
     let interruptAfter: Duration
     let mcpStop: Duration
+    let traceExport: Duration
     let finish: Duration
     let margin: Duration
 
@@ -27,10 +30,11 @@ struct ShutdownPlan: Sendable, Equatable {
     static let finishBound: Duration = .seconds(3)
     static let marginBound: Duration = .seconds(1)
 
-    init(gracePeriod: Duration, mcpServerCount: Int) {
+    init(gracePeriod: Duration, mcpServerCount: Int, exportsTraces: Bool = false) {
         drain = max(gracePeriod, .zero)
         interruptAfter = Self.interruptAfter(gracePeriod: gracePeriod)
         mcpStop = mcpServerCount > 0 ? UpstreamStopBound.bound : .zero
+        traceExport = exportsTraces ? TracingRuntime.shutdownFlushLimit : .zero
         finish = Self.finishBound
         margin = Self.marginBound
     }
@@ -41,5 +45,5 @@ struct ShutdownPlan: Sendable, Equatable {
     }
 
     /// The longest a shutdown may take before the watchdog ends the process.
-    var bound: Duration { drain + mcpStop + finish + margin }
+    var bound: Duration { drain + mcpStop + traceExport + finish + margin }
 }

@@ -1,6 +1,8 @@
+internal import CoreMetrics
 internal import GatehouseTracing
 internal import Metrics
 internal import Prometheus
+internal import Synchronization
 
 /// Metrics read off the finished spans, so both planes are measured in one place and one
 /// vocabulary (the OTel GenAI and MCP metric conventions, in Prometheus spelling):
@@ -12,8 +14,15 @@ internal import Prometheus
 /// - `gatehouse_agent_requests_total{agent,kind,target,status}` (kind `llm` with the model,
 ///   `tool` with the tool; status `ok`, `error` or `denied`),
 /// - `gatehouse_policy_denials_total{agent,stage,decision,rule}`.
-struct TraceMetricsSink: SpanSink {
+final class TraceMetricsSink: SpanSink, Sendable {
     let factory: any MetricsFactory
+    /// Handles by label set, made once: a span's metrics are then a dictionary lookup each.
+    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    private let recorders = Mutex<[String: CoreMetrics.Recorder]>([:])
+    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
+    /// Label sets are bounded by configuration (agents, models, tools, rules) plus JWT subjects;
+    /// past this many, new label sets are not cached (still recorded).
+    static let maximumCachedHandles = 10_000
 
     /// The OTel recommendation for `gen_ai.client.token.usage`.
     static let tokenBuckets: [Double] = [
@@ -45,33 +54,27 @@ struct TraceMetricsSink: SpanSink {
                 let provider = span.string(GenAIKey.providerName) ?? ""
                 for (type, key) in [("input", GenAIKey.inputTokens), ("output", GenAIKey.outputTokens)] {
                     guard case .int(let tokens)? = span[attribute: key] else { continue }
-                    Recorder(
-                        label: "gen_ai_client_token_usage",
-                        dimensions: [
+                    recorder(
+                        "gen_ai_client_token_usage",
+                        [
                             ("gen_ai_token_type", type), ("gen_ai_request_model", model),
                             ("gen_ai_provider_name", provider), ("agent", agent),
-                        ],
-                        aggregate: true,
-                        factory: factory
+                        ]
                     ).record(tokens)
                 }
-                Timer(
-                    label: "gen_ai_client_operation_duration_seconds",
-                    dimensions: [
+                timer(
+                    "gen_ai_client_operation_duration_seconds",
+                    [
                         ("gen_ai_operation_name", "chat"), ("gen_ai_request_model", model),
                         ("gen_ai_provider_name", provider), ("error_type", errorType ?? ""),
-                    ],
-                    factory: factory
+                    ]
                 ).recordNanoseconds(Int64(clamping: span.endNanoseconds - span.startNanoseconds))
                 request(agent: agent, kind: "llm", target: model, status: status)
             case .string("execute_tool")?:
                 let tool = span.string(GenAIKey.toolName) ?? ""
-                Timer(
-                    label: "mcp_server_operation_duration_seconds",
-                    dimensions: [
-                        ("mcp_method_name", "tools/call"), ("gen_ai_tool_name", tool), ("error_type", errorType ?? ""),
-                    ],
-                    factory: factory
+                timer(
+                    "mcp_server_operation_duration_seconds",
+                    [("mcp_method_name", "tools/call"), ("gen_ai_tool_name", tool), ("error_type", errorType ?? "")]
                 ).recordNanoseconds(Int64(clamping: span.endNanoseconds - span.startNanoseconds))
                 request(agent: agent, kind: "tool", target: tool, status: status)
             default:
@@ -84,24 +87,57 @@ struct TraceMetricsSink: SpanSink {
                 }
                 let decision = value(GatehouseKey.policyDecision)
                 guard decision == "deny" || decision == "limit" || decision == "block" else { continue }
-                Counter(
-                    label: "gatehouse_policy_denials_total",
-                    dimensions: [
+                counter(
+                    "gatehouse_policy_denials_total",
+                    [
                         ("agent", agent), ("stage", value(GatehouseKey.policyStage)), ("decision", decision),
                         ("rule", value(GatehouseKey.policyRule)),
-                    ],
-                    factory: factory
+                    ]
                 ).increment()
             }
         }
     }
 
     private func request(agent: String, kind: String, target: String, status: String) {
-        Counter(
-            label: "gatehouse_agent_requests_total",
-            dimensions: [("agent", agent), ("kind", kind), ("target", target), ("status", status)],
-            factory: factory
+        counter(
+            "gatehouse_agent_requests_total",
+            [("agent", agent), ("kind", kind), ("target", target), ("status", status)]
         ).increment()
+    }
+
+    private static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
+        var key = label
+        for (name, value) in dimensions {
+            key += "\u{1}"
+            key += name
+            key += "\u{2}"
+            key += value
+        }
+        return key
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        let key = Self.key(label, dimensions)
+        if let handle = counters.withLock({ $0[key] }) { return handle }
+        let handle = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+        counters.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handle } }
+        return handle
+    }
+
+    private func recorder(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Recorder {
+        let key = Self.key(label, dimensions)
+        if let handle = recorders.withLock({ $0[key] }) { return handle }
+        let handle = CoreMetrics.Recorder(label: label, dimensions: dimensions, aggregate: true, factory: factory)
+        recorders.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handle } }
+        return handle
+    }
+
+    private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
+        let key = Self.key(label, dimensions)
+        if let handle = timers.withLock({ $0[key] }) { return handle }
+        let handle = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
+        timers.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handle } }
+        return handle
     }
 }
 

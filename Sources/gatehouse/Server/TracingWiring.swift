@@ -185,7 +185,7 @@ final class TraceStoreWriter: SpanSink, Sendable {
     }
 
     func prune(logger: Logger) async {
-        let cutoff = Int64(TraceClock.now()) - Int64(settings.retention.components.seconds) * 1_000_000_000
+        let cutoff = Int64(clamping: TraceClock.now()) - settings.retention.components.seconds * 1_000_000_000
         do {
             let removed = try await store.pruneTraceSpans(
                 olderThanNanoseconds: cutoff,
@@ -229,20 +229,20 @@ struct TraceStoreWriterService: Service {
     }
 }
 
-/// Runs one exporter: batches while the gateway runs, then what is left at shutdown, within
-/// `TracingRuntime.shutdownFlushLimit`; keeps its queue and drop metrics current.
-struct SpanExporterService: Service {
-    let exporter: SpanExporter
+/// Runs the exporters: batches while the gateway runs, then, at shutdown, what they still hold,
+/// all at once within `TracingRuntime.shutdownFlushLimit`; keeps their queue and drop metrics current.
+struct SpanExportService: Service {
+    let exporters: [SpanExporter]
     let metrics: any MetricsFactory
     let logger: Logger
 
     func run() async {
-        let reporter = ExporterMetrics(exporter: exporter, factory: metrics)
+        let reporters = exporters.map { ExporterMetrics(exporter: $0, factory: metrics) }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await exporter.run() }
+            for exporter in exporters { group.addTask { await exporter.run() } }
             group.addTask {
                 while !Task.isCancelled {
-                    reporter.update(logger: logger)
+                    for reporter in reporters { reporter.update(logger: logger) }
                     try? await Task.sleep(for: .seconds(1))
                 }
             }
@@ -250,12 +250,16 @@ struct SpanExporterService: Service {
             group.cancelAll()
         }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await exporter.exportQueued() }
+            group.addTask {
+                await withTaskGroup(of: Void.self) { flushes in
+                    for exporter in exporters { flushes.addTask { await exporter.exportQueued() } }
+                }
+            }
             group.addTask { try? await Task.sleep(for: TracingRuntime.shutdownFlushLimit) }
             await group.next()
             group.cancelAll()
         }
-        reporter.update(logger: logger)
+        for reporter in reporters { reporter.update(logger: logger) }
     }
 }
 
