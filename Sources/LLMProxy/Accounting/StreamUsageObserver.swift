@@ -32,6 +32,8 @@ public struct StreamUsageObserver: Sendable {
     public private(set) var usage: TokenUsage?
     private var anthropicFields = AnthropicUsageFields()
     public private(set) var sawTerminalEvent = false
+    /// The model the provider says answered, from the events already parsed for usage.
+    public private(set) var responseModel: String?
 
     public init(format: UpstreamWireFormat) {
         self.format = format
@@ -57,8 +59,9 @@ public struct StreamUsageObserver: Sendable {
                 sawTerminalEvent = true
                 return .terminal
             }
-            guard let chunk = try? JSONValue.parse(Array(event.data.utf8)), let usageValue = chunk["usage"],
-                let reported = TokenUsage.fromOpenAIChat(usageValue)
+            guard let chunk = try? JSONValue.parse(Array(event.data.utf8)) else { return .ordinary }
+            if let model = chunk["model"]?.stringValue { responseModel = model }
+            guard let usageValue = chunk["usage"], let reported = TokenUsage.fromOpenAIChat(usageValue)
             else { return .ordinary }
             usage = reported
             return chunk["choices"]?.arrayValue?.isEmpty == true ? .usageOnlyChunk : .ordinary
@@ -73,9 +76,9 @@ public struct StreamUsageObserver: Sendable {
             guard let event = SSEEvent.parse(raw), let name = event.event else { return .ordinary }
             switch name {
             case "message_start":
-                if let message = try? JSONValue.parse(Array(event.data.utf8)),
-                    let usageValue = message["message"]?["usage"]
-                {
+                let message = try? JSONValue.parse(Array(event.data.utf8))
+                if let model = message?["message"]?["model"]?.stringValue { responseModel = model }
+                if let usageValue = message?["message"]?["usage"] {
                     anthropicFields = TokenUsage.fromAnthropic(usageValue)
                     usage = anthropicFields.tokenUsage
                 }
@@ -105,9 +108,9 @@ public struct StreamUsageObserver: Sendable {
                 }
                 return .ordinary
             }
-            if let payload = try? JSONValue.parse(Array(event.data.utf8)),
-                let usageValue = payload["response"]?["usage"]
-            {
+            let payload = try? JSONValue.parse(Array(event.data.utf8))
+            if let model = payload?["response"]?["model"]?.stringValue { responseModel = model }
+            if let usageValue = payload?["response"]?["usage"] {
                 usage = TokenUsage.fromOpenAIResponses(usageValue)
             }
             sawTerminalEvent = true

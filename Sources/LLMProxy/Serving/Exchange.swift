@@ -342,7 +342,7 @@ struct Exchange: Sendable {
             if let completionGuard, let guarded = await guardCompletion(translated, with: completionGuard) {
                 translated = guarded
             }
-            traceAnswer(translated)
+            traceAnswer(translated, upstreamModel: message["model"]?.stringValue)
             return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
         case .anthropicToChat:
             guard let completion = (try? JSONValue.parse(body.readableBytesView))?.objectValue else {
@@ -352,7 +352,7 @@ struct Exchange: Sendable {
             if let completionGuard, let guarded = await guardCompletion(translated, with: completionGuard) {
                 translated = guarded
             }
-            traceAnswer(translated)
+            traceAnswer(translated, upstreamModel: completion["model"]?.stringValue)
             return LLMProxyService.json(JSONValue.object(translated).serialized(), status: .ok)
         }
     }
@@ -379,9 +379,12 @@ struct Exchange: Sendable {
     }
 
     /// Tells the trace what the client's answer said (in the client's dialect).
-    private func traceAnswer(_ answer: JSONObject) {
+    private func traceAnswer(_ answer: JSONObject, upstreamModel: String? = nil) {
         guard let trace else { return }
-        trace.answered(AnswerSummary.read(answer, format: api.clientWire, textLimit: trace.textLimit))
+        var summary = AnswerSummary.read(answer, format: api.clientWire, textLimit: trace.textLimit)
+        // A translated answer names the client's model; the span names the one that answered.
+        if let upstreamModel { summary.responseModel = upstreamModel }
+        trace.answered(summary)
     }
 
     static let shutdownStreamMessage = "The gateway is shutting down; the stream was interrupted."
@@ -560,7 +563,11 @@ struct Exchange: Sendable {
                 }
             }
             outputs.finish()
-            return StreamOutcome(usage: relay.observer.usage, failure: nil, answer: collector?.finished)
+            return StreamOutcome(
+                usage: relay.observer.usage,
+                failure: nil,
+                answer: collector.map { Self.answer($0, model: relay.observer.responseModel) }
+            )
         } catch {
             let reason = Self.describe(error)
             if !Task.isCancelled && !relay.isFinished {
@@ -575,8 +582,20 @@ struct Exchange: Sendable {
                 await outputs.send(closing)
             }
             outputs.finish()
-            return StreamOutcome(usage: relay.observer.usage, failure: reason, answer: collector?.finished)
+            return StreamOutcome(
+                usage: relay.observer.usage,
+                failure: reason,
+                answer: collector.map { Self.answer($0, model: relay.observer.responseModel) }
+            )
         }
+    }
+
+    /// The answer the client received, with the model the provider named (a translated stream
+    /// names the client's model).
+    private static func answer(_ collector: StreamAnswerCollector, model: String?) -> AnswerSummary {
+        var answer = collector.finished
+        if let model { answer.responseModel = model }
+        return answer
     }
 
     /// The stream guard of the client's API; nil for embeddings, which never stream.

@@ -286,9 +286,10 @@ struct GatewayRunner {
                 )
             )
         }
-        if !tracing.exporters.isEmpty {
+        if let client = tracing.client {
             let service = SpanExportService(
                 exporters: tracing.exporters,
+                client: client,
                 metrics: PrometheusMetricsFactory(registry: registry),
                 logger: logger
             )

@@ -19,6 +19,10 @@ struct TracingRuntime: Sendable {
     let tracer: AgentTracer?
     let exporters: [SpanExporter]
     let storeWriter: TraceStoreWriter?
+    /// The exporters' own HTTP client (shut down by `SpanExportService` when it stops): it fails a
+    /// post at once when the collector cannot be reached, leaving retries to the exporter's rules,
+    /// where the shared client would keep reconnecting until the post's deadline.
+    let client: HTTPClient?
 
     /// How long shutdown gives the exporters to send what they hold, after the last run ended.
     static let shutdownFlushLimit: Duration = .seconds(2)
@@ -31,7 +35,13 @@ struct TracingRuntime: Sendable {
     ) -> TracingRuntime {
         guard configuration.isEnabled else {
             logger.info("tracing is off (tracing.enabled: false)")
-            return TracingRuntime(recorder: NoTraceRecorder(), tracer: nil, exporters: [], storeWriter: nil)
+            return TracingRuntime(
+                recorder: NoTraceRecorder(),
+                tracer: nil,
+                exporters: [],
+                storeWriter: nil,
+                client: nil
+            )
         }
         var sinks: [any SpanSink] = [TraceMetricsSink(factory: metrics)]
         let storeWriter =
@@ -42,10 +52,18 @@ struct TracingRuntime: Sendable {
             SpanAttribute("service.version", GatehouseVersion.current),
         ]
         var exporters: [SpanExporter] = []
+        var client: HTTPClient?
+        if !configuration.exporters.isEmpty {
+            var settings = HTTPClient.Configuration()
+            settings.timeout.connect = .seconds(2)
+            settings.connectionPool.retryConnectionEstablishment = false
+            client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
+        }
         for definition in configuration.exporters {
+            guard let client else { break }
             let exporter = SpanExporter(
                 name: definition.name,
-                transport: HTTPSpanTransport(definition: definition),
+                transport: HTTPSpanTransport(definition: definition, client: client),
                 contentType: OTLPTraceEncoder.contentType,
                 encode: { spans in
                     try OTLPTraceEncoder.encode(
@@ -72,7 +90,13 @@ struct TracingRuntime: Sendable {
             logger.info("trace exporter off", metadata: ["reason": "\(reason)"])
         }
         let tracer = AgentTracer(sinks: sinks, runs: AgentRuns(idleWindow: configuration.runIdleWindow))
-        return TracingRuntime(recorder: tracer, tracer: tracer, exporters: exporters, storeWriter: storeWriter)
+        return TracingRuntime(
+            recorder: tracer,
+            tracer: tracer,
+            exporters: exporters,
+            storeWriter: storeWriter,
+            client: client
+        )
     }
 }
 
@@ -89,6 +113,7 @@ struct ExporterSink: SpanSink {
 /// Posts a batch with the gateway's shared HTTP client, the exporter's headers and time limit.
 struct HTTPSpanTransport: SpanExportTransport {
     let definition: TraceExporterDefinition
+    let client: HTTPClient
 
     func post(_ body: [UInt8], contentType: String) async throws -> SpanExportResponse {
         var request = HTTPClientRequest(url: definition.tracesURL)
@@ -99,7 +124,7 @@ struct HTTPSpanTransport: SpanExportTransport {
             request.headers.replaceOrAdd(name: header.name, value: header.value.revealedValue)
         }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: TimeAmount(definition.timeout))
+        let response = try await client.execute(request, timeout: TimeAmount(definition.timeout))
         // The answer's body says nothing an exporter acts on; read a little so the connection is reused.
         _ = try? await response.body.collect(upTo: 64 << 10)
         return SpanExportResponse(
@@ -233,6 +258,7 @@ struct TraceStoreWriterService: Service {
 /// all at once within `TracingRuntime.shutdownFlushLimit`; keeps their queue and drop metrics current.
 struct SpanExportService: Service {
     let exporters: [SpanExporter]
+    let client: HTTPClient
     let metrics: any MetricsFactory
     let logger: Logger
 
@@ -260,6 +286,7 @@ struct SpanExportService: Service {
             group.cancelAll()
         }
         for reporter in reporters { reporter.update(logger: logger) }
+        try? await client.shutdown()
     }
 }
 
