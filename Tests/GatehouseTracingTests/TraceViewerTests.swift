@@ -410,7 +410,6 @@ struct TraceTerminalTextTests {
         let detail = try #require(SampleRun.detail)
         #expect(
             TraceTerminalText.runReport(detail) == """
-                invoke_agent demo
                 trace     4bf92f3577b34da6a3ce929d0e0e4736
                 agent     demo
                 status    denied

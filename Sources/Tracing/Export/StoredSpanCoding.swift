@@ -161,9 +161,9 @@ public enum TraceTree {
             details.append("finish \(reasons.joined(separator: ","))")
         }
         if case .error(let message) = span.status { details.append("error: \(message)") }
-        if let decision = TraceDecision.describe(span.attributes) { details.append(decision) }
+        if let decision = DecisionAttributes.describe(span.attributes) { details.append(decision) }
         for event in span.events {
-            if let decision = TraceDecision.describe(event.attributes) { details.append(decision) }
+            if let decision = DecisionAttributes.describe(event.attributes) { details.append(decision) }
         }
         return details
     }

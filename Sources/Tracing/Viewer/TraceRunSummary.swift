@@ -6,8 +6,9 @@ public enum TraceRunStatus: String, Sendable, CaseIterable {
     case denied
 }
 
-/// The policy decisions that stopped or held back a call; `allow`, `redact` and `flag` let it go on.
-public enum TraceDecision {
+/// What the decision attributes of a span or an event (`gatehouse.policy.decision`, `.rule`) say.
+/// `deny`, `block` and `limit` stopped or held back a call; `allow`, `redact` and `flag` let it go on.
+public enum DecisionAttributes {
     public static let denials: Set<String> = ["deny", "block", "limit"]
 
     /// Whether an attribute list records a decision that stopped something.
@@ -83,7 +84,7 @@ public struct TraceRunSummary: Sendable, Equatable {
             if case .int(let tokens)? = span[attribute: GenAIKey.outputTokens] { outputTokens += tokens }
             if case .double(let cost)? = span[attribute: GatehouseKey.costUSD], cost.isFinite { costUSD += cost }
             if case .error = span.status { errorCount += 1 }
-            denialCount += TraceDecision.denialCount(span)
+            denialCount += DecisionAttributes.denialCount(span)
         }
     }
 }

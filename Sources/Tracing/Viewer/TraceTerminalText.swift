@@ -27,6 +27,8 @@ public enum TraceTerminalText {
     }
 
     /// The run's summary as `label value` lines, a blank line, then `TraceTree.render` of its spans.
+    /// The root's name appears once, at the top of the tree, so a reader (or a script) that looks
+    /// for a span's name finds only the span.
     public static func runReport(_ run: TraceRunDetail) -> String {
         let summary = run.summary
         let facts: [(String, String)] = [
@@ -48,7 +50,7 @@ public enum TraceTerminalText {
         let lines = facts.map { label, value in
             label + String(repeating: " ", count: width - label.count + 2) + value
         }
-        return ([summary.name] + lines).joined(separator: "\n") + "\n\n" + TraceTree.render(run.spans)
+        return lines.joined(separator: "\n") + "\n\n" + TraceTree.render(run.spans)
     }
 }
 

@@ -185,7 +185,7 @@ public enum TraceViewerPages {
 
     private static func spanRow(_ row: TraceWaterfall.Row, traceStart: UInt64, names: [String: String]) -> String {
         let span = row.span
-        let denials = TraceDecision.denialCount(span)
+        let denials = DecisionAttributes.denialCount(span)
         var classes = ["span", "role-\(role(span))"]
         if case .error = span.status { classes.append("has-error") }
         if denials > 0 { classes.append("has-denial") }
@@ -235,7 +235,7 @@ public enum TraceViewerPages {
                 let offset = TraceFormat.offset(
                     event.timeNanoseconds - min(span.startNanoseconds, event.timeNanoseconds)
                 )
-                let decision = TraceDecision.isDenial(event.attributes) ? " class=\"denial\"" : ""
+                let decision = DecisionAttributes.isDenial(event.attributes) ? " class=\"denial\"" : ""
                 html += "<tr\(decision)><td class=\"num\">\(offset)</td><td>\(HTMLText.escape(event.name))</td><td>"
                 html += event.attributes.map { attribute in
                     "<code>\(HTMLText.escape(attribute.key))</code>=\(HTMLText.escape(text(attribute.value)))"
