@@ -167,6 +167,8 @@ let package = Package(
             name: "GatehouseTests",
             dependencies: [
                 "gatehouse", "GatehouseCore", "GatehouseConfig", "Policy", "Store", "LLMProxy", "MCPHost",
+                "GatehouseTracing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -43,16 +43,19 @@ public struct StoredSpan: Sendable, Equatable {
     }
 }
 
-/// Which runs to list: newest first, optionally one agent's, from a time on.
+/// Which runs to list: newest first, optionally one agent's, from a time on; `offset` skips that
+/// many of the newest, for a reader that pages through them.
 public struct TraceRunQuery: Sendable, Equatable {
     public var agent: String?
     public var sinceNanoseconds: Int64?
     public var limit: Int
+    public var offset: Int
 
-    public init(agent: String? = nil, sinceNanoseconds: Int64? = nil, limit: Int = 100) {
+    public init(agent: String? = nil, sinceNanoseconds: Int64? = nil, limit: Int = 100, offset: Int = 0) {
         self.agent = agent
         self.sinceNanoseconds = sinceNanoseconds
         self.limit = limit
+        self.offset = offset
     }
 }
 
@@ -95,11 +98,50 @@ extension Store {
                 parameters.append(.integer(since))
             }
             parameters.append(.integer(Int64(max(1, min(query.limit, 10_000)))))
+            parameters.append(.integer(Int64(max(0, query.offset))))
             let rows = try connection.prepare(
                 "SELECT \(Self.spanColumns) FROM trace_spans WHERE \(conditions.joined(separator: " AND ")) "
-                    + "ORDER BY start_ns DESC, id DESC LIMIT ?"
+                    + "ORDER BY start_ns DESC, id DESC LIMIT ? OFFSET ?"
             ).run(parameters)
             return rows.compactMap(Self.span)
+        }
+    }
+
+    /// Every span of several traces (a page of listed runs), grouped by trace, each in start order.
+    /// One statement per `maximumTraceIDsPerQuery` ids, all in one trip to the reader thread.
+    public func traceSpans(traceIDs: [String]) async throws -> [StoredSpan] {
+        let unique = Array(Set(traceIDs)).sorted()
+        guard !unique.isEmpty else { return [] }
+        return try await read { connection throws in
+            var spans: [StoredSpan] = []
+            var start = 0
+            while start < unique.count {
+                let batch = Array(unique[start..<min(start + Self.maximumTraceIDsPerQuery, unique.count)])
+                start += batch.count
+                let placeholders = Array(repeating: "?", count: batch.count).joined(separator: ", ")
+                let rows = try connection.prepare(
+                    "SELECT \(Self.spanColumns) FROM trace_spans WHERE trace_id IN (\(placeholders)) "
+                        + "ORDER BY trace_id, start_ns, id"
+                ).run(batch.map { .text($0) })
+                spans += rows.compactMap(Self.span)
+            }
+            return spans
+        }
+    }
+
+    /// The trace ids that start with `prefix`, at most `limit` of them (in id order), for readers
+    /// that accept an abbreviated id. The range comparison keeps the lookup on the trace index.
+    public func traceIDs(withPrefix prefix: String, limit: Int) async throws -> [String] {
+        guard !prefix.isEmpty else { return [] }
+        return try await read { connection throws in
+            // Ids are hex digits, so every id that starts with the prefix sorts below prefix + U+10FFFF.
+            let rows = try connection.prepare(
+                "SELECT DISTINCT trace_id FROM trace_spans WHERE trace_id >= ? AND trace_id < ? ORDER BY trace_id LIMIT ?"
+            ).run([.text(prefix), .text(prefix + "\u{10FFFF}"), .integer(Int64(max(1, min(limit, 1000))))])
+            return rows.compactMap { row in
+                guard case .text(let id)? = row.first else { return nil }
+                return id
+            }
         }
     }
 
@@ -129,6 +171,9 @@ extension Store {
             return before - (try Self.spanCount(connection))
         }
     }
+
+    /// Well under SQLite's limit on bound parameters (32766 since 3.32).
+    private static let maximumTraceIDsPerQuery = 500
 
     private static let spanColumns =
         "trace_id, span_id, parent_span_id, is_run_root, agent, name, kind, start_ns, end_ns, status, detail"

@@ -58,4 +58,35 @@ struct TraceSpanLogTests {
         #expect(try await store.traceRuns(TraceRunQuery()).map(\.spanID) == ["r2"])
         await store.close()
     }
+
+    @Test func severalTracesReadInOneCallAndIdsByPrefix() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-traces-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try await Store.open(path: folder.appendingPathComponent("g.db").path, logger: logger)
+        try await store.recordSpans([
+            span("aa01", "c1", parent: "r1", start: 20),
+            span("aa01", "r1", parent: nil, root: true, start: 10),
+            span("aa02", "r2", parent: nil, root: true, start: 30),
+            span("ab03", "r3", parent: nil, root: true, start: 40),
+        ])
+        let spans = try await store.traceSpans(traceIDs: ["ab03", "aa01", "aa01", "missing"])
+        #expect(spans.map(\.spanID) == ["r1", "c1", "r3"])
+        #expect(try await store.traceSpans(traceIDs: []).isEmpty)
+        // More ids than one statement binds.
+        let many = (0..<1200).map { "x\($0)" } + ["ab03"]
+        #expect(try await store.traceSpans(traceIDs: many).map(\.spanID) == ["r3"])
+
+        #expect(try await store.traceIDs(withPrefix: "aa", limit: 5) == ["aa01", "aa02"])
+        #expect(try await store.traceIDs(withPrefix: "aa", limit: 1) == ["aa01"])
+        #expect(try await store.traceIDs(withPrefix: "ab03", limit: 5) == ["ab03"])
+        #expect(try await store.traceIDs(withPrefix: "b", limit: 5).isEmpty)
+        #expect(try await store.traceIDs(withPrefix: "", limit: 5).isEmpty)
+
+        // Pages of runs: newest first, `offset` skips the newest.
+        #expect(try await store.traceRuns(TraceRunQuery(limit: 2)).map(\.spanID) == ["r3", "r2"])
+        #expect(try await store.traceRuns(TraceRunQuery(limit: 2, offset: 2)).map(\.spanID) == ["r1"])
+        #expect(try await store.traceRuns(TraceRunQuery(limit: 2, offset: 3)).isEmpty)
+        await store.close()
+    }
 }

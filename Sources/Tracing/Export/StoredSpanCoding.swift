@@ -127,32 +127,18 @@ public enum StoredSpanCoding {
 
 /// A trace as an indented tree, for `gatehouse traces show`: each span under its parent, in start
 /// order, with its offset from the trace's start, its duration, and the attributes a reader looks
-/// for first (tokens, tool call id, errors).
+/// for first (tokens, cost, tool call id, errors, policy decisions).
 public enum TraceTree {
     public static func render(_ spans: [SpanRecord]) -> String {
         guard let start = spans.map(\.startNanoseconds).min() else { return "" }
-        let ids = Set(spans.map(\.spanID))
-        var children: [String: [SpanRecord]] = [:]
-        var roots: [SpanRecord] = []
-        for span in spans.sorted(by: { ($0.startNanoseconds, $0.spanID) < ($1.startNanoseconds, $1.spanID) }) {
-            if let parent = span.parentSpanID, ids.contains(parent) {
-                children[parent, default: []].append(span)
-            } else {
-                roots.append(span)
-            }
-        }
-        var lines: [String] = []
-        func visit(_ span: SpanRecord, depth: Int) {
+        return TraceSpanTree(spans).ordered.map { span, depth in
             let offset = milliseconds(span.startNanoseconds - start)
             let duration = milliseconds(span.endNanoseconds - span.startNanoseconds)
             var line = String(repeating: "  ", count: depth) + span.name + "  +\(offset) ms, \(duration) ms"
             let details = highlights(span)
             if !details.isEmpty { line += "  [" + details.joined(separator: ", ") + "]" }
-            lines.append(line)
-            for child in children[span.spanID] ?? [] { visit(child, depth: depth + 1) }
-        }
-        for root in roots { visit(root, depth: 0) }
-        return lines.joined(separator: "\n")
+            return line
+        }.joined(separator: "\n")
     }
 
     private static func milliseconds(_ nanoseconds: UInt64) -> String {
@@ -167,11 +153,18 @@ public enum TraceTree {
         {
             details.append("tokens \(input) in / \(output) out")
         }
+        if case .double(let cost)? = span[attribute: GatehouseKey.costUSD] {
+            details.append("cost \(TraceFormat.usd(cost))")
+        }
         if case .string(let id)? = span[attribute: GenAIKey.toolCallID] { details.append("tool call \(id)") }
         if case .strings(let reasons)? = span[attribute: GenAIKey.finishReasons] {
             details.append("finish \(reasons.joined(separator: ","))")
         }
         if case .error(let message) = span.status { details.append("error: \(message)") }
+        if let decision = DecisionAttributes.describe(span.attributes) { details.append(decision) }
+        for event in span.events {
+            if let decision = DecisionAttributes.describe(event.attributes) { details.append(decision) }
+        }
         return details
     }
 }

@@ -8,7 +8,9 @@ struct GatehouseCommand: AsyncParsableCommand {
         commandName: "gatehouse",
         abstract: "A gateway for AI agents: governs what agents ask models and what they do with tools.",
         version: GatehouseVersion.current,
-        subcommands: [ServeCommand.self, ValidateCommand.self, PolicyCommand.self, KeysCommand.self],
+        subcommands: [
+            ServeCommand.self, ValidateCommand.self, PolicyCommand.self, KeysCommand.self, TracesCommand.self,
+        ],
         defaultSubcommand: nil
     )
 }

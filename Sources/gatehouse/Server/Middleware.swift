@@ -342,15 +342,21 @@ struct AdminAuthenticationMiddleware: RouterMiddleware {
                 message: "The admin API is disabled: no admin token is configured (admin.token)."
             )
         }
-        let credential = PresentedCredential.from(
-            authorization: request.headers[.authorization].map { $0[...] },
-            apiKeyHeader: nil
-        )
-        guard case .bearer(let presented) = credential, token.matches(Array(presented.utf8)) else {
+        guard Self.presentsToken(token, in: request) else {
             context.logger.info("admin authentication failed", metadata: ["path": "\(request.uri.path)"])
             throw GatewayError(kind: .unauthenticated, message: "Missing or invalid admin token.")
         }
         return try await next(request, context)
+    }
+
+    /// Whether the request's `Authorization: Bearer` is the admin token (also the trace viewer's check).
+    static func presentsToken(_ token: Secret, in request: Request) -> Bool {
+        let credential = PresentedCredential.from(
+            authorization: request.headers[.authorization].map { $0[...] },
+            apiKeyHeader: nil
+        )
+        guard case .bearer(let presented) = credential else { return false }
+        return token.matches(Array(presented.utf8))
     }
 }
 

@@ -139,6 +139,7 @@ struct AdminRoutes {
 
     func register(on router: Router<GatehouseRequestContext>) {
         let admin = router.group("/admin").add(middleware: AdminAuthenticationMiddleware(state: state))
+        TraceViewerRoutes(state: state, store: store).register(on: router)
         admin.get("audit") { request, _ in
             let parameters = request.uri.queryParameters
             func value(_ name: String) -> String? {
