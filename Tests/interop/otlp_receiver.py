@@ -22,6 +22,7 @@ import base64
 import binascii
 import gzip
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -390,6 +391,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "trace-receiver"
     sys_version = ""
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # The answer's head and body go out as two writes: no Nagle delay between them.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
