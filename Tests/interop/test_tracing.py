@@ -14,11 +14,12 @@ the collector is dead, and capture content only after the guards' redaction.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -422,64 +423,68 @@ def test_a_400_is_not_retried(tracing: TracingStack) -> None:
 # --- A dead collector -----------------------------------------------------------------------------
 
 
-def chat_latencies(stack: TracingStack, count: int) -> list[float]:
-    """`count` plain chat calls through the gateway, one after the other: each one's latency (all must be 200)."""
+def chat_latencies(stacks: Sequence[TracingStack], rounds: int) -> list[list[float]]:
+    """`rounds` rounds of one plain chat call through each gateway in turn, so that whatever else loads the
+    machine weighs on each alike: each gateway's latencies. Every call must answer 200."""
     body = {"model": MODEL, "messages": [{"role": "user", "content": "Say hello"}]}
-    latencies = []
-    with httpx.Client(base_url=stack.gateway.url, headers=stack.agent_headers, timeout=30.0, trust_env=False) as client:
-        for _ in range(count):
-            started = time.perf_counter()
-            response = client.post("/v1/chat/completions", json=body)
-            latencies.append(time.perf_counter() - started)
-            assert response.status_code == 200, response.text
+    with contextlib.ExitStack() as exits:
+        clients = [
+            exits.enter_context(
+                httpx.Client(base_url=stack.gateway.url, headers=stack.agent_headers, timeout=30.0, trust_env=False)
+            )
+            for stack in stacks
+        ]
+        latencies: list[list[float]] = [[] for _ in stacks]
+        for _ in range(rounds):
+            for client, into in zip(clients, latencies):
+                started = time.perf_counter()
+                response = client.post("/v1/chat/completions", json=body)
+                into.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text
     return latencies
 
 
 def test_a_dead_collector_costs_the_agent_nothing_and_drops_are_counted(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    fake = FakeOpenAI(name="openai", api_key=fresh_secret("sk-provider-openai-")).start()
-    try:
-        # The same gateway without exporters, for reference.
-        plain = start_tracing_stack(tmp_path_factory.mktemp("no-exporters"), fake)
-        try:
-            chat_latencies(plain, 20)
-            reference = statistics.median(chat_latencies(plain, 100))
-        finally:
-            stop_gateway(plain.gateway)
+    with contextlib.ExitStack() as exits:
+        fake = FakeOpenAI(name="openai", api_key=fresh_secret("sk-provider-openai-")).start()
+        exits.callback(fake.close)
+        # The same gateway without exporters, for reference, and one whose collector is a closed port.
+        plain = start_tracing_stack(tmp_path_factory.mktemp("no-exporters"), fake, wait_mcp=False)
+        exits.callback(stop_gateway, plain.gateway)
+        dead = start_tracing_stack(
+            tmp_path_factory.mktemp("dead-collector"),
+            fake,
+            otlp_endpoint=f"http://127.0.0.1:{closed_port()}",
+            wait_mcp=False,
+        )
+        exits.callback(stop_gateway, dead.gateway)
 
-        dead = start_tracing_stack(tmp_path_factory.mktemp("dead-collector"), fake,
-                                   otlp_endpoint=f"http://127.0.0.1:{closed_port()}")
-        try:
-            pid = dead.gateway.proc.pid
-            chat_latencies(dead, 20)
-            rss_before = process_rss_kib(pid)
-            latencies = chat_latencies(dead, 300)
-            median = statistics.median(latencies)
-            assert median < 2 * reference + 0.020, (
-                f"median latency {median * 1000:.1f} ms with a dead collector, {reference * 1000:.1f} ms without"
-            )
+        pid = dead.gateway.proc.pid
+        chat_latencies([plain, dead], 20)
+        rss_before = process_rss_kib(pid)
+        without, with_dead = (statistics.median(each) for each in chat_latencies([plain, dead], 300))
+        assert with_dead < 2 * without + 0.020, (
+            f"median latency {with_dead * 1000:.1f} ms with a dead collector, {without * 1000:.1f} ms without"
+        )
 
-            def dropped() -> float | None:
-                value = metric_value(dead.metrics(), "gatehouse_trace_spans_dropped_total", exporter="otlp")
-                return value if value else None
+        def dropped() -> float | None:
+            value = metric_value(dead.metrics(), "gatehouse_trace_spans_dropped_total", exporter="otlp")
+            return value if value else None
 
-            deadline = time.monotonic() + 30.0
+        # The exporter gives a batch up after 5 attempts 0.5, 1, 2 and 4 s apart.
+        deadline = time.monotonic() + 30.0
+        count = dropped()
+        while count is None and time.monotonic() < deadline:
+            time.sleep(0.5)
             count = dropped()
-            while count is None and time.monotonic() < deadline:
-                time.sleep(0.5)
-                count = dropped()
-            metrics = dead.metrics()
-            assert count, "no dropped spans counted within 30s:\n" + "\n".join(
-                line for line in metrics.splitlines() if "trace" in line
-            )
-            queued = metric_value(metrics, "gatehouse_trace_export_queue_spans", exporter="otlp")
-            assert queued is not None and 0 <= queued <= QUEUE_CAPACITY, f"export queue gauge: {queued}"
-            growth = process_rss_kib(pid) - rss_before
-            assert growth < 64 * 1024, f"RSS grew by {growth} KiB over 300 calls with a dead collector"
-            assert dead.gateway.running
-        finally:
-            stop_gateway(dead.gateway)
-    finally:
-        fake.close()
-
+        metrics = dead.metrics()
+        assert count, "no dropped spans counted within 30s:\n" + "\n".join(
+            line for line in metrics.splitlines() if "trace" in line
+        )
+        queued = metric_value(metrics, "gatehouse_trace_export_queue_spans", exporter="otlp")
+        assert queued is not None and 0 <= queued <= QUEUE_CAPACITY, f"export queue gauge: {queued}"
+        growth = process_rss_kib(pid) - rss_before
+        assert growth < 64 * 1024, f"RSS grew by {growth} KiB over 300 calls with a dead collector"
+        assert dead.gateway.running

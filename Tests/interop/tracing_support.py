@@ -195,9 +195,11 @@ def start_tracing_stack(
     otlp_endpoint: str | None = None,
     env: Mapping[str, str] | None = None,
     config_file: pathlib.Path = SAMPLE,
+    wait_mcp: bool = True,
 ) -> TracingStack:
     """Starts the gateway on the sample in `workdir` with exactly the sample's variables: the exporters
-    point at `otlp` / `langfuse` (or `otlp_endpoint`), the others stay unset (off)."""
+    point at `otlp` / `langfuse` (or `otlp_endpoint`), the others stay unset (off). Returns once it is
+    ready and, with `wait_mcp`, once the notes server is up (an LLM-only test need not wait for it)."""
     prepare_workdir(workdir)
     agent_key = fresh_secret("gh-agent-")
     admin_token = fresh_secret("gh-admin-")
@@ -222,7 +224,8 @@ def start_tracing_stack(
     stack = TracingStack(gateway, fake, otlp, langfuse, agent_key, admin_token, workdir, full_env)
     try:
         gateway.wait_ready()
-        stack.wait_servers_up()
+        if wait_mcp:
+            stack.wait_servers_up()
     except BaseException:
         if gateway.running:
             gateway.proc.kill()
