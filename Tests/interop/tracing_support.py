@@ -697,3 +697,11 @@ def kill_process_group(proc: subprocess.Popen[Any], timeout: float = STOP_TIMEOU
     except ProcessLookupError:
         pass
     proc.wait(timeout=5.0)
+    # Its children take a moment to go once killed: wait until the group is empty.
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
