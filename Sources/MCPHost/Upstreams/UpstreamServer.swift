@@ -466,19 +466,26 @@ public final class UpstreamServer: Sendable {
         var era: MCPEra?
         var capabilities = JSONObject()
         var instructions: String?
-        if let reply = try? await connection.call(
-            discoverRequest,
-            from: Self.gatewayClient,
-            timeout: Self.discoverTimeout,
-            toolHeaders: .none,
-            onNotification: { _ in }
-        ), case .response(_, let result) = reply.kind,
-            let versions = result["supportedVersions"]?.arrayValue?.compactMap({ $0.stringValue }),
-            let newest = MCPVersionSupport.default.stateless.last(where: { versions.contains($0.rawValue) })
-        {
-            era = .stateless(newest)
-            capabilities = result["capabilities"]?.objectValue ?? JSONObject()
-            instructions = result["instructions"]?.stringValue
+        /// `server/discover`: the server's era, or nil (an error, or no answer within `timeout`).
+        func discoverEra(timeout: Duration) async -> (MCPEra, JSONObject, String?)? {
+            guard
+                let reply = try? await connection.call(
+                    discoverRequest,
+                    from: Self.gatewayClient,
+                    timeout: timeout,
+                    toolHeaders: .none,
+                    onNotification: { _ in }
+                ), case .response(_, let result) = reply.kind,
+                let versions = result["supportedVersions"]?.arrayValue?.compactMap({ $0.stringValue }),
+                let newest = MCPVersionSupport.default.stateless.last(where: { versions.contains($0.rawValue) })
+            else { return nil }
+            return (
+                .stateless(newest), result["capabilities"]?.objectValue ?? JSONObject(),
+                result["instructions"]?.stringValue
+            )
+        }
+        if let found = await discoverEra(timeout: Self.discoverTimeout) {
+            (era, capabilities, instructions) = (found.0, found.1, found.2)
         }
         if era == nil {
             let initialize = JSONRPCMessage.request(
@@ -510,11 +517,18 @@ public final class UpstreamServer: Sendable {
                 capabilities = result["capabilities"]?.objectValue ?? JSONObject()
                 instructions = result["instructions"]?.stringValue
             case .errorResponse(_, let error):
-                throw StartupError.handshakeFailed("initialize: \(error.message)")
+                // A modern server that was slow to answer `server/discover` (a cold interpreter on
+                // a busy machine) refuses `initialize`: ask it again, given the whole startup time.
+                guard let found = await discoverEra(timeout: definition.startupTimeout) else {
+                    throw StartupError.handshakeFailed("initialize: \(error.message)")
+                }
+                (era, capabilities, instructions) = (found.0, found.1, found.2)
             default:
                 throw StartupError.handshakeFailed("no reply to initialize")
             }
-            await connection.notify(.notification(method: "notifications/initialized"))
+            if case .sessionBased? = era {
+                await connection.notify(.notification(method: "notifications/initialized"))
+            }
         }
         state.withLock { state in
             state.era = era

@@ -125,17 +125,18 @@ public final class SpanExporter: Sendable {
     public var lastDropReason: String? { lastProblem.withLock { $0 } }
 
     /// Sends batches until the task is cancelled: when a batch is full, else every `flushInterval`.
+    /// One loop consumes the wake-ups for the exporter's whole life (a wake-up stream whose
+    /// consumer is cancelled is finished for good), and a ticker adds one every interval.
     public func run() async {
-        while !Task.isCancelled {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { [wakeUpStream] in
-                    for await _ in wakeUpStream { return }
-                }
-                group.addTask { [sleep, flushInterval] in try? await sleep(flushInterval) }
-                await group.next()
-                group.cancelAll()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [wakeUps, sleep, flushInterval] in
+                while (try? await sleep(flushInterval)) != nil { wakeUps.yield() }
             }
-            await exportQueued()
+            for await _ in wakeUpStream {
+                await exportQueued()
+                if Task.isCancelled { break }
+            }
+            group.cancelAll()
         }
     }
 

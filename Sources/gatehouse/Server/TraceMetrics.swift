@@ -48,35 +48,31 @@ final class TraceMetricsSink: SpanSink, Sendable {
                 return decision == .string("deny") || decision == .string("limit") || decision == .string("block")
             }
             let status = denied && errorType != nil ? "denied" : errorType == nil ? "ok" : "error"
+            let nanoseconds = Int64(clamping: span.endNanoseconds - span.startNanoseconds)
             switch operation {
             case .string("chat")?:
                 let model = span.string(GenAIKey.requestModel) ?? ""
                 let provider = span.string(GenAIKey.providerName) ?? ""
-                for (type, key) in [("input", GenAIKey.inputTokens), ("output", GenAIKey.outputTokens)] {
-                    guard case .int(let tokens)? = span[attribute: key] else { continue }
-                    recorder(
-                        "gen_ai_client_token_usage",
-                        [
-                            ("gen_ai_token_type", type), ("gen_ai_request_model", model),
-                            ("gen_ai_provider_name", provider), ("agent", agent),
-                        ]
-                    ).record(tokens)
-                }
-                timer(
-                    "gen_ai_client_operation_duration_seconds",
-                    [
-                        ("gen_ai_operation_name", "chat"), ("gen_ai_request_model", model),
-                        ("gen_ai_provider_name", provider), ("error_type", errorType ?? ""),
-                    ]
-                ).recordNanoseconds(Int64(clamping: span.endNanoseconds - span.startNanoseconds))
-                request(agent: agent, kind: "llm", target: model, status: status)
+                let handles = chatHandles(
+                    agent: agent,
+                    model: model,
+                    provider: provider,
+                    errorType: errorType ?? "",
+                    status: status
+                )
+                if case .int(let tokens)? = span[attribute: GenAIKey.inputTokens] { handles.input.record(tokens) }
+                if case .int(let tokens)? = span[attribute: GenAIKey.outputTokens] { handles.output.record(tokens) }
+                handles.duration.recordNanoseconds(nanoseconds)
+                handles.requests.increment()
             case .string("execute_tool")?:
-                let tool = span.string(GenAIKey.toolName) ?? ""
-                timer(
-                    "mcp_server_operation_duration_seconds",
-                    [("mcp_method_name", "tools/call"), ("gen_ai_tool_name", tool), ("error_type", errorType ?? "")]
-                ).recordNanoseconds(Int64(clamping: span.endNanoseconds - span.startNanoseconds))
-                request(agent: agent, kind: "tool", target: tool, status: status)
+                let handles = toolHandles(
+                    agent: agent,
+                    tool: span.string(GenAIKey.toolName) ?? "",
+                    errorType: errorType ?? "",
+                    status: status
+                )
+                handles.duration.recordNanoseconds(nanoseconds)
+                handles.requests.increment()
             default:
                 break
             }
@@ -98,11 +94,77 @@ final class TraceMetricsSink: SpanSink, Sendable {
         }
     }
 
-    private func request(agent: String, kind: String, target: String, status: String) {
-        counter(
-            "gatehouse_agent_requests_total",
-            [("agent", agent), ("kind", kind), ("target", target), ("status", status)]
-        ).increment()
+    /// The metrics one LLM call feeds, made once per label set.
+    struct ChatHandles: Sendable {
+        let input: CoreMetrics.Recorder
+        let output: CoreMetrics.Recorder
+        let duration: CoreMetrics.Timer
+        let requests: CoreMetrics.Counter
+    }
+
+    /// The metrics one tool call feeds, made once per label set.
+    struct ToolHandles: Sendable {
+        let duration: CoreMetrics.Timer
+        let requests: CoreMetrics.Counter
+    }
+
+    private let chats = Mutex<[String: ChatHandles]>([:])
+    private let tools = Mutex<[String: ToolHandles]>([:])
+
+    private func chatHandles(
+        agent: String,
+        model: String,
+        provider: String,
+        errorType: String,
+        status: String
+    )
+        -> ChatHandles
+    {
+        let key = Self.key("chat", [("", agent), ("", model), ("", provider), ("", errorType), ("", status)])
+        if let handles = chats.withLock({ $0[key] }) { return handles }
+        func tokens(_ type: String) -> CoreMetrics.Recorder {
+            recorder(
+                "gen_ai_client_token_usage",
+                [
+                    ("gen_ai_token_type", type), ("gen_ai_request_model", model), ("gen_ai_provider_name", provider),
+                    ("agent", agent),
+                ]
+            )
+        }
+        let handles = ChatHandles(
+            input: tokens("input"),
+            output: tokens("output"),
+            duration: timer(
+                "gen_ai_client_operation_duration_seconds",
+                [
+                    ("gen_ai_operation_name", "chat"), ("gen_ai_request_model", model),
+                    ("gen_ai_provider_name", provider), ("error_type", errorType),
+                ]
+            ),
+            requests: counter(
+                "gatehouse_agent_requests_total",
+                [("agent", agent), ("kind", "llm"), ("target", model), ("status", status)]
+            )
+        )
+        chats.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handles } }
+        return handles
+    }
+
+    private func toolHandles(agent: String, tool: String, errorType: String, status: String) -> ToolHandles {
+        let key = Self.key("tool", [("", agent), ("", tool), ("", errorType), ("", status)])
+        if let handles = tools.withLock({ $0[key] }) { return handles }
+        let handles = ToolHandles(
+            duration: timer(
+                "mcp_server_operation_duration_seconds",
+                [("mcp_method_name", "tools/call"), ("gen_ai_tool_name", tool), ("error_type", errorType)]
+            ),
+            requests: counter(
+                "gatehouse_agent_requests_total",
+                [("agent", agent), ("kind", "tool"), ("target", tool), ("status", status)]
+            )
+        )
+        tools.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handles } }
+        return handles
     }
 
     private static func key(_ label: String, _ dimensions: [(String, String)]) -> String {

@@ -153,7 +153,8 @@ final class TraceStoreWriter: SpanSink, Sendable {
     let store: Store
     let settings: TraceStoreSettings
     let capacity = 20_000
-    private let state = Mutex<(rows: [StoredSpan], dropped: Int)>(([], 0))
+    /// Spans as they came: they become rows on the writer's task, not on the request's.
+    private let state = Mutex<(spans: [(SpanRecord, String)], dropped: Int)>(([], 0))
     private let wakeUps: AsyncStream<Void>.Continuation
     let rowsReady: AsyncStream<Void>
 
@@ -164,30 +165,33 @@ final class TraceStoreWriter: SpanSink, Sendable {
     }
 
     func accept(_ spans: [SpanRecord], agent: String) {
-        let rows = spans.map {
-            StoredSpanCoding.row(
-                $0,
-                agent: agent,
-                isRunRoot: $0[attribute: GenAIKey.operationName] == .string("invoke_agent")
-            )
-        }
         let wake = state.withLock { state -> Bool in
-            let room = max(0, capacity - state.rows.count)
-            state.rows.append(contentsOf: rows.prefix(room))
-            state.dropped += rows.count - min(room, rows.count)
-            return state.rows.count >= 256
+            let room = max(0, capacity - state.spans.count)
+            for span in spans.prefix(room) { state.spans.append((span, agent)) }
+            state.dropped += spans.count - min(room, spans.count)
+            return state.spans.count >= 256
         }
         if wake { wakeUps.yield() }
     }
 
+    /// Asks the writer's loop to write what is buffered.
+    func wake() { wakeUps.yield() }
+
     func take() -> [StoredSpan] {
-        state.withLock { state in
-            defer { state.rows.removeAll(keepingCapacity: true) }
-            return state.rows
+        let spans = state.withLock { state in
+            defer { state.spans.removeAll(keepingCapacity: true) }
+            return state.spans
+        }
+        return spans.map { span, agent in
+            StoredSpanCoding.row(
+                span,
+                agent: agent,
+                isRunRoot: span[attribute: GenAIKey.operationName] == .string("invoke_agent")
+            )
         }
     }
 
-    var queued: Int { state.withLock { $0.rows.count } }
+    var queued: Int { state.withLock { $0.spans.count } }
     var dropped: Int { state.withLock { $0.dropped } }
 
     func noteDropped(_ count: Int) {
@@ -230,15 +234,14 @@ struct TraceStoreWriterService: Service {
     func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
+                while (try? await Task.sleep(for: .milliseconds(500))) != nil { writer.wake() }
+            }
+            group.addTask {
                 var lastPrune = ContinuousClock.now
                 await writer.prune(logger: logger)
-                while !Task.isCancelled {
-                    await withTaskGroup(of: Void.self) { wait in
-                        wait.addTask { for await _ in writer.rowsReady { return } }
-                        wait.addTask { try? await Task.sleep(for: .milliseconds(500)) }
-                        await wait.next()
-                        wait.cancelAll()
-                    }
+                // One consumer for the service's whole life: a stream whose consumer is cancelled
+                // is finished for good.
+                for await _ in writer.rowsReady {
                     await writer.flush(logger: logger)
                     if ContinuousClock.now - lastPrune > .seconds(60) {
                         lastPrune = .now
