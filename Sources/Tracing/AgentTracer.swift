@@ -39,12 +39,22 @@ public struct LLMCallStart: Sendable {
     public let model: String
     public let isStreaming: Bool
     public let startNanoseconds: UInt64
+    /// `chat` for an answer (chat completions, Messages, Responses), `embeddings` for vectors:
+    /// only an answer can end a run.
+    public let operation: String
 
-    public init(caller: TraceCaller, model: String, isStreaming: Bool, startNanoseconds: UInt64) {
+    public init(
+        caller: TraceCaller,
+        model: String,
+        isStreaming: Bool,
+        startNanoseconds: UInt64,
+        operation: String = "chat"
+    ) {
         self.caller = caller
         self.model = model
         self.isStreaming = isStreaming
         self.startNanoseconds = startNanoseconds
+        self.operation = operation
     }
 }
 
@@ -233,7 +243,7 @@ public struct TraceHandle: Sendable {
     public let upstreamSpanID: String
 
     enum Detail: Sendable {
-        case llm(model: String, isStreaming: Bool)
+        case llm(model: String, isStreaming: Bool, operation: String)
         case tool(tool: String, requestID: String, matched: MatchedToolCall?)
         case none
     }
@@ -293,15 +303,16 @@ public final class AgentTracer: TraceRecorder {
             spanID: TraceIdentifiers.spanID(),
             parentSpanID: context.rootSpanID,
             startNanoseconds: call.startNanoseconds,
-            name: "chat \(call.model)",
-            detail: .llm(model: call.model, isStreaming: call.isStreaming),
+            name: "\(call.operation) \(call.model)",
+            detail: .llm(model: call.model, isStreaming: call.isStreaming, operation: call.operation),
             upstreamSpanID: ""
         )
     }
 
     public func llmCallEnded(_ handle: TraceHandle, _ end: LLMCallEnd) {
-        guard case .llm(let model, let isStreaming) = handle.detail else { return }
+        guard case .llm(let model, let isStreaming, let operation) = handle.detail else { return }
         var span = GatehouseSpans.chat(
+            operation: operation,
             traceID: handle.traceID,
             spanID: handle.spanID,
             parentSpanID: handle.parentSpanID,
@@ -343,6 +354,11 @@ public final class AgentTracer: TraceRecorder {
             }
         }
         emit([span], handle: handle)
+        // Vectors are not an answer: an embeddings call never ends its run.
+        guard operation == "chat" else {
+            runs.end(handle.key, at: end.endNanoseconds)
+            return
+        }
         if let finished = runs.answered(
             handle.key,
             toolCalls: end.toolCalls,

@@ -152,6 +152,35 @@ struct TraceCaptureAndDecisionTests {
     }
 }
 
+@Suite("Embeddings in a run")
+struct EmbeddingsInARunTests {
+    @Test func anEmbeddingsCallIsItsOwnKindOfSpanAndNeverEndsTheRun() throws {
+        let sink = CollectingSink()
+        let tracer = AgentTracer(sinks: [sink])
+        let caller = TraceCaller(agent: "a")
+        let embed = tracer.llmCallStarted(
+            LLMCallStart(caller: caller, model: "e", isStreaming: false, startNanoseconds: 0, operation: "embeddings")
+        )
+        tracer.llmCallEnded(
+            embed,
+            LLMCallEnd(
+                provider: "p",
+                responseModel: nil,
+                usage: .init(input: 5, output: 0),
+                finishReasons: [],
+                toolCalls: [],
+                costUSD: nil,
+                endNanoseconds: 10
+            )
+        )
+        let span = try #require(sink.spans.first)
+        #expect(span.name == "embeddings e")
+        #expect(span[attribute: GenAIKey.operationName] == .string("embeddings"))
+        #expect(tracer.runs.openRunCount == 1)
+        #expect(!sink.spans.contains { $0.name == "invoke_agent a" })
+    }
+}
+
 @Suite("Runs across an MCP session and unmarked LLM calls")
 struct RunAliasTests {
     @Test func anMCPSessionJoinsTheAgentsUnmarkedRun() {

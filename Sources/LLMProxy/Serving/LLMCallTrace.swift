@@ -33,6 +33,7 @@ final class LLMCallTrace: Sendable {
         caller: AgentRequest,
         model: String,
         isStreaming: Bool,
+        isEmbeddings: Bool = false,
         capture: TraceContentCapture?,
         promptGuard: ContentGuard?,
         completionGuard: ContentGuard?,
@@ -51,7 +52,8 @@ final class LLMCallTrace: Sendable {
                 ),
                 model: model,
                 isStreaming: isStreaming,
-                startNanoseconds: startNanoseconds
+                startNanoseconds: startNanoseconds,
+                operation: isEmbeddings ? "embeddings" : "chat"
             )
         )
     }

@@ -136,6 +136,7 @@ public struct LLMProxyService: Sendable {
                 caller: caller,
                 model: envelope.model,
                 isStreaming: envelope.isStreaming,
+                isEmbeddings: api == .embeddings,
                 capture: policy.contentCapture(caller.identity),
                 promptGuard: promptGuard,
                 completionGuard: completionGuard,

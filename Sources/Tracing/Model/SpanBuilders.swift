@@ -19,8 +19,9 @@ public enum GatehouseSpans {
         }
     }
 
-    /// One LLM call: `chat {model}`, CLIENT, under the run's root.
+    /// One LLM call: `chat {model}` (or `embeddings {model}`), CLIENT, under the run's root.
     public static func chat(
+        operation: String = "chat",
         traceID: String,
         spanID: String,
         parentSpanID: String,
@@ -38,7 +39,7 @@ public enum GatehouseSpans {
         error: String? = nil
     ) -> SpanRecord {
         var attributes = [
-            SpanAttribute(GenAIKey.operationName, "chat"),
+            SpanAttribute(GenAIKey.operationName, operation),
             SpanAttribute(GenAIKey.providerName, provider),
             SpanAttribute(GenAIKey.requestModel, model),
             SpanAttribute(GenAIKey.requestStream, isStreaming),
@@ -65,7 +66,7 @@ public enum GatehouseSpans {
             traceID: traceID,
             spanID: spanID,
             parentSpanID: parentSpanID,
-            name: "chat \(model)",
+            name: "\(operation) \(model)",
             kind: .client,
             startNanoseconds: startNanoseconds,
             endNanoseconds: endNanoseconds,

@@ -50,10 +50,11 @@ final class TraceMetricsSink: SpanSink, Sendable {
             let status = denied && errorType != nil ? "denied" : errorType == nil ? "ok" : "error"
             let nanoseconds = Int64(clamping: span.endNanoseconds - span.startNanoseconds)
             switch operation {
-            case .string("chat")?:
+            case .string("chat")?, .string("embeddings")?:
                 let model = span.string(GenAIKey.requestModel) ?? ""
                 let provider = span.string(GenAIKey.providerName) ?? ""
                 let handles = chatHandles(
+                    operation: operation == .string("chat") ? "chat" : "embeddings",
                     agent: agent,
                     model: model,
                     provider: provider,
@@ -112,6 +113,7 @@ final class TraceMetricsSink: SpanSink, Sendable {
     private let tools = Mutex<[String: ToolHandles]>([:])
 
     private func chatHandles(
+        operation: String,
         agent: String,
         model: String,
         provider: String,
@@ -120,7 +122,7 @@ final class TraceMetricsSink: SpanSink, Sendable {
     )
         -> ChatHandles
     {
-        let key = Self.key("chat", [("", agent), ("", model), ("", provider), ("", errorType), ("", status)])
+        let key = Self.key(operation, [("", agent), ("", model), ("", provider), ("", errorType), ("", status)])
         if let handles = chats.withLock({ $0[key] }) { return handles }
         func tokens(_ type: String) -> CoreMetrics.Recorder {
             recorder(
@@ -137,7 +139,7 @@ final class TraceMetricsSink: SpanSink, Sendable {
             duration: timer(
                 "gen_ai_client_operation_duration_seconds",
                 [
-                    ("gen_ai_operation_name", "chat"), ("gen_ai_request_model", model),
+                    ("gen_ai_operation_name", operation), ("gen_ai_request_model", model),
                     ("gen_ai_provider_name", provider), ("error_type", errorType),
                 ]
             ),
