@@ -6,32 +6,34 @@ public import Store
 /// was (an integer stays an integer, a string array stays an array).
 public enum StoredSpanCoding {
     public static func row(_ span: SpanRecord, agent: String, isRunRoot: Bool) -> StoredSpan {
-        let detail = JSONValue.object(
-            JSONObject([
-                "attributes": attributes(span.attributes),
-                "events": .array(
-                    span.events.map { event in
-                        .object(
-                            JSONObject([
-                                "name": .string(event.name),
-                                "time_ns": .number(String(event.timeNanoseconds)),
-                                "attributes": attributes(event.attributes),
-                            ])
-                        )
-                    }
-                ),
-                "links": .array(
-                    span.links.map { link in
-                        .object(
-                            JSONObject([
-                                "trace_id": .string(link.traceID), "span_id": .string(link.spanID),
-                                "attributes": attributes(link.attributes),
-                            ])
-                        )
-                    }
-                ),
-            ])
-        )
+        // Written straight into bytes (no JSON value tree): rows are made for every span.
+        var detail: [UInt8] = []
+        detail.reserveCapacity(64 * (span.attributes.count + 4))
+        append("{\"attributes\":", to: &detail)
+        write(span.attributes, into: &detail)
+        append(",\"events\":[", to: &detail)
+        for (index, event) in span.events.enumerated() {
+            if index > 0 { detail.append(UInt8(ascii: ",")) }
+            append("{\"name\":", to: &detail)
+            JSONValue.writeString(event.name, into: &detail)
+            append(",\"time_ns\":", to: &detail)
+            append(String(event.timeNanoseconds), to: &detail)
+            append(",\"attributes\":", to: &detail)
+            write(event.attributes, into: &detail)
+            detail.append(UInt8(ascii: "}"))
+        }
+        append("],\"links\":[", to: &detail)
+        for (index, link) in span.links.enumerated() {
+            if index > 0 { detail.append(UInt8(ascii: ",")) }
+            append("{\"trace_id\":", to: &detail)
+            JSONValue.writeString(link.traceID, into: &detail)
+            append(",\"span_id\":", to: &detail)
+            JSONValue.writeString(link.spanID, into: &detail)
+            append(",\"attributes\":", to: &detail)
+            write(link.attributes, into: &detail)
+            detail.append(UInt8(ascii: "}"))
+        }
+        append("]}", to: &detail)
         let status: String
         switch span.status {
         case .unset: status = "unset"
@@ -49,7 +51,7 @@ public enum StoredSpanCoding {
             startNanoseconds: Int64(clamping: span.startNanoseconds),
             endNanoseconds: Int64(clamping: span.endNanoseconds),
             status: status,
-            detail: String(decoding: detail.serialized(), as: UTF8.self)
+            detail: String(decoding: detail, as: UTF8.self)
         )
     }
 
@@ -87,20 +89,41 @@ public enum StoredSpanCoding {
         )
     }
 
-    private static func attributes(_ list: [SpanAttribute]) -> JSONValue {
-        .array(
-            list.map { attribute in
-                let (type, value): (String, JSONValue)
-                switch attribute.value {
-                case .string(let text): (type, value) = ("string", .string(text))
-                case .int(let number): (type, value) = ("int", .number(String(number)))
-                case .double(let number): (type, value) = ("double", number.isFinite ? .number("\(number)") : .null)
-                case .bool(let flag): (type, value) = ("bool", .bool(flag))
-                case .strings(let texts): (type, value) = ("strings", .array(texts.map { .string($0) }))
+    private static func append(_ text: String, to output: inout [UInt8]) {
+        output.append(contentsOf: text.utf8)
+    }
+
+    /// Attributes as `[{"key", "type", "value"}]`, typed so each reads back as it was.
+    private static func write(_ list: [SpanAttribute], into output: inout [UInt8]) {
+        output.append(UInt8(ascii: "["))
+        for (index, attribute) in list.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            append("{\"key\":", to: &output)
+            JSONValue.writeString(attribute.key, into: &output)
+            switch attribute.value {
+            case .string(let text):
+                append(",\"type\":\"string\",\"value\":", to: &output)
+                JSONValue.writeString(text, into: &output)
+            case .int(let number):
+                append(",\"type\":\"int\",\"value\":", to: &output)
+                append(String(number), to: &output)
+            case .double(let number):
+                append(",\"type\":\"double\",\"value\":", to: &output)
+                append(number.isFinite ? "\(number)" : "null", to: &output)
+            case .bool(let flag):
+                append(",\"type\":\"bool\",\"value\":", to: &output)
+                append(flag ? "true" : "false", to: &output)
+            case .strings(let texts):
+                append(",\"type\":\"strings\",\"value\":[", to: &output)
+                for (position, text) in texts.enumerated() {
+                    if position > 0 { output.append(UInt8(ascii: ",")) }
+                    JSONValue.writeString(text, into: &output)
                 }
-                return .object(JSONObject(["key": .string(attribute.key), "type": .string(type), "value": value]))
+                output.append(UInt8(ascii: "]"))
             }
-        )
+            output.append(UInt8(ascii: "}"))
+        }
+        output.append(UInt8(ascii: "]"))
     }
 
     private static func attributes(_ value: JSONValue?) -> [SpanAttribute] {
