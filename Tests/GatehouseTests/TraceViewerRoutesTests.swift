@@ -18,7 +18,7 @@ enum ViewerRuns {
     static let opsTrace = "0af7651916cd43dd8448eb211c80319c"
     static let scriptName = "tools/call <script>alert(1)</script>"
 
-    static func rows(now: UInt64 = TraceRunCatalog.wallClockNanoseconds()) -> [StoredSpan] {
+    static func rows(now: UInt64 = TraceClock.now()) -> [StoredSpan] {
         let ms: UInt64 = 1_000_000
         let recent = now - 10_000 * ms
         let old = now - 2 * 86_400_000 * ms

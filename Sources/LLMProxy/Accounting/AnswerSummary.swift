@@ -115,6 +115,11 @@ struct StreamAnswerCollector: Sendable {
     }
 
     mutating func observe(_ raw: ByteBuffer) {
+        // Without captured text, most events (text deltas) say nothing the trace keeps: parse
+        // only those that can, once the model is known.
+        if textLimit == 0, summary.responseModel != nil, !Self.mayMatter(raw.readableBytesView, format: format) {
+            return
+        }
         guard let event = SSEEvent.parse(raw), !event.isOpenAIDone,
             let payload = try? JSONValue.parse(Array(event.data.utf8))
         else { return }
@@ -175,6 +180,30 @@ struct StreamAnswerCollector: Sendable {
                 callOrder = []
             }
         }
+    }
+
+    /// Whether an event may carry a tool call, a finish reason or the final response.
+    private static func mayMatter(_ bytes: ByteBufferView, format: UpstreamWireFormat) -> Bool {
+        switch format {
+        case .openAIChat, .openAIEmbeddings:
+            return bytes.containsSubsequence(toolCallsKey) || bytes.containsSubsequence(finishReasonSet)
+                || bytes.containsSubsequence(finishReasonSetSpaced)
+        case .anthropicMessages:
+            return bytes.containsSubsequence(toolUse) || bytes.containsSubsequence(inputJSONDelta)
+                || bytes.containsSubsequence(messageEvent)
+        case .openAIResponses:
+            return responseEnds.contains { bytes.containsSubsequence($0) }
+        }
+    }
+
+    private static let toolCallsKey = Array("\"tool_calls\"".utf8)
+    private static let finishReasonSet = Array("\"finish_reason\":\"".utf8)
+    private static let finishReasonSetSpaced = Array("\"finish_reason\": \"".utf8)
+    private static let toolUse = Array("\"tool_use\"".utf8)
+    private static let inputJSONDelta = Array("input_json_delta".utf8)
+    private static let messageEvent = Array("message_".utf8)
+    private static let responseEnds = ["response.completed", "response.incomplete", "response.failed"].map {
+        Array($0.utf8)
     }
 
     /// The answer once the stream ended (tool calls whose arguments were cut are kept by name).

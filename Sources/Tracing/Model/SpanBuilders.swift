@@ -161,37 +161,47 @@ public enum LangfuseAttributes {
     )
         -> [SpanRecord]
     {
-        spans.map { span in
-            var span = span
-            span.attributes += [
-                SpanAttribute(LangfuseKey.traceName, traceName),
-                SpanAttribute(LangfuseKey.sessionID, sessionID),
-                SpanAttribute(LangfuseKey.userID, userID),
-                SpanAttribute(LangfuseKey.observationType, observationType(span)),
-            ]
-            // A run that continues the caller's trace still makes the Langfuse trace.
-            if span.parentSpanID != nil, span[attribute: GenAIKey.operationName] == .string("invoke_agent") {
-                span.attributes.append(SpanAttribute(LangfuseKey.asRoot, true))
-            }
-            if case .double(let cost)? = span[attribute: GatehouseKey.costUSD] {
-                span.attributes.append(SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"))
-            }
-            return span
-        }
+        spans.map { decorate($0, traceName: traceName, sessionID: sessionID, userID: userID) }
     }
 
     /// A run's spans as Langfuse reads them: the trace named after the run's root, the session
     /// from `gen_ai.conversation.id`, the user the agent.
     public static func decorate(_ spans: [SpanRecord], agent: String) -> [SpanRecord] {
-        spans.map { span in
+        let traceName = "invoke_agent \(agent)"
+        return spans.map { span in
             let session: String
             if case .string(let conversation)? = span[attribute: GenAIKey.conversationID] {
                 session = conversation
             } else {
                 session = span.traceID
             }
-            return decorate([span], traceName: "invoke_agent \(agent)", sessionID: session, userID: agent)[0]
+            return decorate(span, traceName: traceName, sessionID: session, userID: agent)
         }
+    }
+
+    private static func decorate(
+        _ span: SpanRecord,
+        traceName: String,
+        sessionID: String,
+        userID: String
+    )
+        -> SpanRecord
+    {
+        var span = span
+        span.attributes += [
+            SpanAttribute(LangfuseKey.traceName, traceName),
+            SpanAttribute(LangfuseKey.sessionID, sessionID),
+            SpanAttribute(LangfuseKey.userID, userID),
+            SpanAttribute(LangfuseKey.observationType, observationType(span)),
+        ]
+        // A run that continues the caller's trace still makes the Langfuse trace.
+        if span.parentSpanID != nil, span[attribute: GenAIKey.operationName] == .string("invoke_agent") {
+            span.attributes.append(SpanAttribute(LangfuseKey.asRoot, true))
+        }
+        if case .double(let cost)? = span[attribute: GatehouseKey.costUSD] {
+            span.attributes.append(SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"))
+        }
+        return span
     }
 
     /// `agent` for the run, `generation` for LLM calls, `tool` for tool calls, else `span`.

@@ -67,7 +67,7 @@ public struct TraceRunCatalog: Sendable {
     /// The newest runs that pass `filter`, each summed over its root's subtree.
     public func runs(
         _ filter: TraceRunFilter,
-        nowNanoseconds: UInt64 = TraceRunCatalog.wallClockNanoseconds()
+        nowNanoseconds: UInt64 = TraceClock.now()
     ) async throws -> Listing {
         var listing = Listing()
         var seen: Set<String> = []
@@ -100,11 +100,6 @@ public struct TraceRunCatalog: Sendable {
         }
         listing.isScanCapped = !isExhausted && filter.status != nil && listing.runs.count < filter.limit
         return listing
-    }
-
-    /// Unix time in nanoseconds, the clock span times are in.
-    public static func wallClockNanoseconds() -> UInt64 {
-        UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
     }
 
     /// A trace by its full id or a unique abbreviation (at least `minimumPrefixLength` hex digits).

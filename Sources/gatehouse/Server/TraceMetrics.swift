@@ -16,12 +16,8 @@ internal import Synchronization
 /// - `gatehouse_policy_denials_total{agent,stage,decision,rule}`.
 final class TraceMetricsSink: SpanSink, Sendable {
     let factory: any MetricsFactory
-    /// Handles by label set, made once: a span's metrics are then a dictionary lookup each.
-    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
-    private let recorders = Mutex<[String: CoreMetrics.Recorder]>([:])
-    private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
-    /// Label sets are bounded by configuration (agents, models, tools, rules) plus JWT subjects;
-    /// past this many, new label sets are not cached (still recorded).
+    /// Label sets are bounded by configuration (agents, models, tools) plus JWT subjects; past
+    /// this many, new label sets are not cached (still recorded).
     static let maximumCachedHandles = 10_000
 
     /// The OTel recommendation for `gen_ai.client.token.usage`.
@@ -84,12 +80,14 @@ final class TraceMetricsSink: SpanSink, Sendable {
                 }
                 let decision = value(GatehouseKey.policyDecision)
                 guard decision == "deny" || decision == "limit" || decision == "block" else { continue }
-                counter(
-                    "gatehouse_policy_denials_total",
-                    [
+                // Rare next to calls: the registry's own lookup is enough.
+                CoreMetrics.Counter(
+                    label: "gatehouse_policy_denials_total",
+                    dimensions: [
                         ("agent", agent), ("stage", value(GatehouseKey.policyStage)), ("decision", decision),
                         ("rule", value(GatehouseKey.policyRule)),
-                    ]
+                    ],
+                    factory: factory
                 ).increment()
             }
         }
@@ -109,6 +107,7 @@ final class TraceMetricsSink: SpanSink, Sendable {
         let requests: CoreMetrics.Counter
     }
 
+    /// Handles by label set, made once: a span's metrics are then one dictionary lookup.
     private let chats = Mutex<[String: ChatHandles]>([:])
     private let tools = Mutex<[String: ToolHandles]>([:])
 
@@ -122,30 +121,34 @@ final class TraceMetricsSink: SpanSink, Sendable {
     )
         -> ChatHandles
     {
-        let key = Self.key(operation, [("", agent), ("", model), ("", provider), ("", errorType), ("", status)])
+        let key = Self.key([operation, agent, model, provider, errorType, status])
         if let handles = chats.withLock({ $0[key] }) { return handles }
         func tokens(_ type: String) -> CoreMetrics.Recorder {
-            recorder(
-                "gen_ai_client_token_usage",
-                [
+            CoreMetrics.Recorder(
+                label: "gen_ai_client_token_usage",
+                dimensions: [
                     ("gen_ai_token_type", type), ("gen_ai_request_model", model), ("gen_ai_provider_name", provider),
                     ("agent", agent),
-                ]
+                ],
+                aggregate: true,
+                factory: factory
             )
         }
         let handles = ChatHandles(
             input: tokens("input"),
             output: tokens("output"),
-            duration: timer(
-                "gen_ai_client_operation_duration_seconds",
-                [
+            duration: CoreMetrics.Timer(
+                label: "gen_ai_client_operation_duration_seconds",
+                dimensions: [
                     ("gen_ai_operation_name", operation), ("gen_ai_request_model", model),
                     ("gen_ai_provider_name", provider), ("error_type", errorType),
-                ]
+                ],
+                factory: factory
             ),
-            requests: counter(
-                "gatehouse_agent_requests_total",
-                [("agent", agent), ("kind", "llm"), ("target", model), ("status", status)]
+            requests: CoreMetrics.Counter(
+                label: "gatehouse_agent_requests_total",
+                dimensions: [("agent", agent), ("kind", "llm"), ("target", model), ("status", status)],
+                factory: factory
             )
         )
         chats.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handles } }
@@ -153,55 +156,27 @@ final class TraceMetricsSink: SpanSink, Sendable {
     }
 
     private func toolHandles(agent: String, tool: String, errorType: String, status: String) -> ToolHandles {
-        let key = Self.key("tool", [("", agent), ("", tool), ("", errorType), ("", status)])
+        let key = Self.key([agent, tool, errorType, status])
         if let handles = tools.withLock({ $0[key] }) { return handles }
         let handles = ToolHandles(
-            duration: timer(
-                "mcp_server_operation_duration_seconds",
-                [("mcp_method_name", "tools/call"), ("gen_ai_tool_name", tool), ("error_type", errorType)]
+            duration: CoreMetrics.Timer(
+                label: "mcp_server_operation_duration_seconds",
+                dimensions: [("mcp_method_name", "tools/call"), ("gen_ai_tool_name", tool), ("error_type", errorType)],
+                factory: factory
             ),
-            requests: counter(
-                "gatehouse_agent_requests_total",
-                [("agent", agent), ("kind", "tool"), ("target", tool), ("status", status)]
+            requests: CoreMetrics.Counter(
+                label: "gatehouse_agent_requests_total",
+                dimensions: [("agent", agent), ("kind", "tool"), ("target", tool), ("status", status)],
+                factory: factory
             )
         )
         tools.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handles } }
         return handles
     }
 
-    private static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
-        var key = label
-        for (name, value) in dimensions {
-            key += "\u{1}"
-            key += name
-            key += "\u{2}"
-            key += value
-        }
-        return key
-    }
-
-    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
-        let key = Self.key(label, dimensions)
-        if let handle = counters.withLock({ $0[key] }) { return handle }
-        let handle = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
-        counters.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handle } }
-        return handle
-    }
-
-    private func recorder(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Recorder {
-        let key = Self.key(label, dimensions)
-        if let handle = recorders.withLock({ $0[key] }) { return handle }
-        let handle = CoreMetrics.Recorder(label: label, dimensions: dimensions, aggregate: true, factory: factory)
-        recorders.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handle } }
-        return handle
-    }
-
-    private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
-        let key = Self.key(label, dimensions)
-        if let handle = timers.withLock({ $0[key] }) { return handle }
-        let handle = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
-        timers.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handle } }
-        return handle
+    /// One string for a label set (the values joined by a byte no label contains).
+    private static func key(_ values: [String]) -> String {
+        values.joined(separator: "\u{1}")
     }
 }
 
