@@ -133,6 +133,7 @@ public final class PreparedStatement {
         case integer(Int64)
         case real(Double)
         case text(String)
+        case blob([UInt8])
     }
 
     private let statement: OpaquePointer
@@ -162,6 +163,17 @@ public final class PreparedStatement {
             case .integer(let number): status = sqlite3_bind_int64(statement, index, number)
             case .real(let number): status = sqlite3_bind_double(statement, index, number)
             case .text(let text): status = sqlite3_bind_text(statement, index, text, -1, Self.transient)
+            case .blob(let bytes):
+                status = bytes.withUnsafeBytes { buffer in
+                    // A zero-length blob still binds as a blob, not as NULL.
+                    sqlite3_bind_blob(
+                        statement,
+                        index,
+                        buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+                        Int32(buffer.count),
+                        Self.transient
+                    )
+                }
             }
             guard status == SQLITE_OK else { throw connection.error(status: status, reason: connection.currentMessage) }
         }
@@ -182,6 +194,12 @@ public final class PreparedStatement {
         case SQLITE_INTEGER: .integer(sqlite3_column_int64(statement, index))
         case SQLITE_FLOAT: .real(sqlite3_column_double(statement, index))
         case SQLITE_NULL: .null
+        case SQLITE_BLOB:
+            .blob(
+                sqlite3_column_blob(statement, index).map { pointer in
+                    Array(UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, index))))
+                } ?? []
+            )
         default: .text(sqlite3_column_text(statement, index).map { String(cString: $0) } ?? "")
         }
     }

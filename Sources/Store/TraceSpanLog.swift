@@ -1,6 +1,12 @@
-/// One span as the local trace store keeps it. `detail` is the span's attributes, events and links
-/// as JSON, written and read by the tracing module; the store only files it.
+/// One span as the local trace store keeps it. `detail` is the whole span in an encoding the
+/// tracing module writes and reads (OTLP protobuf bytes; JSON text in stores written before);
+/// the store only files it.
 public struct StoredSpan: Sendable, Equatable {
+    public enum Detail: Sendable, Equatable {
+        case text(String)
+        case bytes([UInt8])
+    }
+
     public var traceID: String
     public var spanID: String
     public var parentSpanID: String?
@@ -14,7 +20,7 @@ public struct StoredSpan: Sendable, Equatable {
     public var endNanoseconds: Int64
     /// `unset`, `ok`, or `error: message`.
     public var status: String
-    public var detail: String
+    public var detail: Detail
 
     public init(
         traceID: String,
@@ -27,7 +33,7 @@ public struct StoredSpan: Sendable, Equatable {
         startNanoseconds: Int64,
         endNanoseconds: Int64,
         status: String,
-        detail: String
+        detail: Detail
     ) {
         self.traceID = traceID
         self.spanID = spanID
@@ -77,7 +83,7 @@ extension Store {
                         .text(span.traceID), .text(span.spanID), span.parentSpanID.map { .text($0) } ?? .null,
                         .integer(span.isRunRoot ? 1 : 0), .text(span.agent), .text(span.name), .text(span.kind),
                         .integer(span.startNanoseconds), .integer(span.endNanoseconds), .text(span.status),
-                        .text(span.detail),
+                        span.detail.value,
                     ])
                 }
             }
@@ -188,8 +194,14 @@ extension Store {
         guard row.count == 11, case .text(let traceID) = row[0], case .text(let spanID) = row[1],
             case .integer(let isRunRoot) = row[3], case .text(let agent) = row[4], case .text(let name) = row[5],
             case .text(let kind) = row[6], case .integer(let start) = row[7], case .integer(let end) = row[8],
-            case .text(let status) = row[9], case .text(let detail) = row[10]
+            case .text(let status) = row[9]
         else { return nil }
+        let detail: StoredSpan.Detail
+        switch row[10] {
+        case .text(let text): detail = .text(text)
+        case .blob(let bytes): detail = .bytes(bytes)
+        default: return nil
+        }
         var parent: String?
         if case .text(let text) = row[2] { parent = text }
         return StoredSpan(
@@ -205,5 +217,14 @@ extension Store {
             status: status,
             detail: detail
         )
+    }
+}
+
+extension StoredSpan.Detail {
+    fileprivate var value: PreparedStatement.Value {
+        switch self {
+        case .text(let text): .text(text)
+        case .bytes(let bytes): .blob(bytes)
+        }
     }
 }

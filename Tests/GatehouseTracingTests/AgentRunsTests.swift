@@ -126,7 +126,18 @@ struct AgentRunsTests {
             mutating func next() -> UInt64 { values.isEmpty ? 7 : values.removeFirst() }
         }
         var random = Zeros()
-        #expect(TraceIdentifiers.traceID(using: &random) == "0000000000000abc0000000000000001")
+        // Zero time and zero randomness still make a valid id.
+        #expect(TraceIdentifiers.traceID(using: &random, seconds: 0) == "00000000000000010000000000000000")
+        var more = Zeros(values: [0xabc, 0x1])
+        #expect(TraceIdentifiers.traceID(using: &more, seconds: 0x6a00_0001) == "6a00000100000abc0000000000000001")
+        // Later ids sort after earlier ones, whatever their random part.
+        var high = Zeros(values: [.max, .max])
+        var low = Zeros(values: [0, 0])
+        #expect(
+            TraceIdentifiers.traceID(using: &high, seconds: 1_800_000_000)
+                < TraceIdentifiers.traceID(using: &low, seconds: 1_800_000_001)
+        )
+        #expect(TraceIdentifiers.traceID().count == 32)
         let span = TraceIdentifiers.spanID()
         #expect(span.count == 16 && span != String(repeating: "0", count: 16))
         #expect(span.allSatisfy { "0123456789abcdef".contains($0) })

@@ -72,4 +72,47 @@ struct OTLPTraceEncoderTests {
         #expect(OTLPTraceEncoder.bytes(hex: "abc").isEmpty)
         #expect(OTLPTraceEncoder.bytes(hex: "zz").isEmpty)
     }
+
+    @Test func preEncodedSpansMakeTheSameRequestACollectorDecodes() throws {
+        let root = SpanRecord(
+            traceID: chat.traceID,
+            spanID: "00f067aa0ba902b7",
+            parentSpanID: nil,
+            name: "invoke_agent demo",
+            kind: .internal,
+            startNanoseconds: 1_700_000_000_000_000_000,
+            endNanoseconds: 1_700_000_000_300_000_000,
+            attributes: [SpanAttribute(GenAIKey.operationName, "invoke_agent")]
+        )
+        let body = try OTLPTraceEncoder.request(
+            [try OTLPTraceEncoder.encode(chat), try OTLPTraceEncoder.encode(root)],
+            resource: [SpanAttribute("service.name", "gatehouse")],
+            scope: ("gatehouse", "1.0")
+        )
+        // Read as OTLP's own request type: the bytes fields are the spans as embedded messages.
+        let request = try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(serializedBytes: body)
+        let scope = try #require(request.resourceSpans.first?.scopeSpans.first)
+        #expect(request.resourceSpans.first?.resource.attributes.first?.value.stringValue == "gatehouse")
+        #expect(
+            scope.scope.name == "gatehouse" && scope.spans.map(\.name) == ["chat gpt-4o-mini", "invoke_agent demo"]
+        )
+        #expect(
+            scope.spans[0] == (try Opentelemetry_Proto_Trace_V1_Span(serializedBytes: OTLPTraceEncoder.encode(chat)))
+        )
+        #expect(scope.spans[1].parentSpanID.isEmpty && scope.spans[1].kind == .internal)
+    }
+
+    @Test func aSpanDecodesAsItWasEncoded() throws {
+        #expect(OTLPTraceEncoder.decode(Array(try OTLPTraceEncoder.encode(chat))) == chat)
+        #expect(OTLPTraceEncoder.decode([0xff, 0xff, 0xff]) == nil)
+    }
+
+    @Test func attributesAppendedAsASecondSpanReadAsOneSpan() throws {
+        let decorated = try #require(LangfuseAttributes.decorate([chat], agent: "demo").first)
+        let extra = try OTLPTraceEncoder.encodeAttributes(LangfuseAttributes.attributes(for: chat, agent: "demo"))
+        let merged = try OTLPTraceEncoder.encode(chat) + extra
+        #expect(OTLPTraceEncoder.decode(Array(merged)) == decorated)
+        #expect(decorated.attributes.count > chat.attributes.count)
+        #expect(try OTLPTraceEncoder.encodeAttributes([]).isEmpty)
+    }
 }

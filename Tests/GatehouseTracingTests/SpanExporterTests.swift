@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -40,9 +41,9 @@ final class RecordedSleeps: Sendable {
 
 @Suite("Span exporter")
 struct SpanExporterTests {
-    func spans(_ count: Int) -> [SpanRecord] {
+    func spans(_ count: Int) -> [EncodedSpan] {
         (0..<count).map {
-            SpanRecord(
+            let record = SpanRecord(
                 traceID: "0af7651916cd43dd8448eb211c80319c",
                 spanID: String(format: "%016x", $0 + 1),
                 parentSpanID: nil,
@@ -51,11 +52,14 @@ struct SpanExporterTests {
                 startNanoseconds: 1,
                 endNanoseconds: 2
             )
+            return EncodedSpan(record: record, agent: "a", otlp: Data())
         }
     }
 
     /// Each batch body is its spans' names, so a test can see what arrived.
-    let encodeNames: @Sendable ([SpanRecord]) throws -> [UInt8] = { Array($0.map(\.name).joined(separator: ",").utf8) }
+    let encodeNames: @Sendable ([EncodedSpan]) throws -> [UInt8] = {
+        Array($0.map(\.record.name).joined(separator: ",").utf8)
+    }
 
     @Test func aCollectorAnswering503WithRetryAfterGetsEverySpanAfterTheRetry() async {
         let collector = ScriptedCollector([.status(503, retryAfter: .seconds(2)), .status(429, retryAfter: nil)])
@@ -68,7 +72,7 @@ struct SpanExporterTests {
             batchSize: 10,
             sleep: sleeps.sleep
         )
-        exporter.enqueue(spans(3))
+        exporter.accept(spans(3))
         await exporter.exportQueued()
         #expect(collector.received.count == 3)
         #expect(collector.received.allSatisfy { String(decoding: $0, as: UTF8.self) == "s0,s1,s2" })
@@ -106,7 +110,7 @@ struct SpanExporterTests {
             maximumAttempts: 3,
             sleep: sleeps.sleep
         )
-        for _ in 0..<10 { exporter.enqueue(spans(30)) }
+        for _ in 0..<10 { exporter.accept(spans(30)) }
         // The queue holds at most its capacity; the rest was dropped at once.
         #expect(exporter.counts.queued == 100 && exporter.counts.droppedQueueFull == 200)
         await exporter.exportQueued()
@@ -126,7 +130,7 @@ struct SpanExporterTests {
             flushInterval: .seconds(3600)
         )
         let loop = Task { await exporter.run() }
-        exporter.enqueue(spans(5))
+        exporter.accept(spans(5))
         for _ in 0..<200 where exporter.counts.exported < 5 { try await Task.sleep(for: .milliseconds(10)) }
         loop.cancel()
         await loop.value

@@ -34,9 +34,41 @@ struct StoredSpanCodingTests {
         let row = StoredSpanCoding.row(span, agent: "demo", isRunRoot: false)
         #expect(row.agent == "demo" && row.kind == "client" && row.status == "error: upstream: refused")
         #expect(StoredSpanCoding.span(row) == span)
+        guard case .bytes(let bytes) = row.detail else {
+            Issue.record("a span is stored as its OTLP bytes")
+            return
+        }
+        #expect(OTLPTraceEncoder.decode(bytes) == span)
         var broken = row
         broken.kind = "sideways"
         #expect(StoredSpanCoding.span(broken) == nil)
+        broken = row
+        broken.detail = .bytes([0xff, 0xff])
+        #expect(StoredSpanCoding.span(broken) == nil)
+    }
+
+    @Test func rowsWrittenBeforeAsJSONStillRead() {
+        let row = StoredSpan(
+            traceID: trace,
+            spanID: "1111111111111111",
+            parentSpanID: nil,
+            isRunRoot: true,
+            agent: "demo",
+            name: "invoke_agent demo",
+            kind: "internal",
+            startNanoseconds: 5,
+            endNanoseconds: 9,
+            status: "ok",
+            detail: .text(
+                #"{"attributes":[{"key":"gen_ai.operation.name","type":"string","value":"invoke_agent"},"#
+                    + #"{"key":"n","type":"int","value":3}],"events":[{"name":"e","time_ns":6,"attributes":[]}],"#
+                    + #""links":[]}"#
+            )
+        )
+        let span = StoredSpanCoding.span(row)
+        #expect(span?.attributes == [SpanAttribute("gen_ai.operation.name", "invoke_agent"), SpanAttribute("n", 3)])
+        #expect(span?.events == [SpanEvent(name: "e", timeNanoseconds: 6)])
+        #expect(span?.status == .ok && span?.endNanoseconds == 9)
     }
 
     @Test func aTraceRendersAsATree() {

@@ -28,7 +28,8 @@ struct TraceSpanLogTests {
             startNanoseconds: start,
             endNanoseconds: start + 10,
             status: "unset",
-            detail: #"{"attributes":{}}"#
+            // Both kinds of detail read back as written: text (older rows) and bytes (with a zero byte).
+            detail: root ? .text(#"{"attributes":{}}"#) : .bytes([0x0a, 0x02, 0x00, 0xff])
         )
     }
 
@@ -50,6 +51,8 @@ struct TraceSpanLogTests {
         #expect(spans.map(\.spanID) == ["r1", "c1", "c2"])
         #expect(spans[0].isRunRoot && spans[0].parentSpanID == nil && spans[1].parentSpanID == "r1")
         #expect(spans[1] == span("t1", "c1", parent: "r1", start: 200))
+        #expect(spans[0] == span("t1", "r1", parent: nil, root: true, start: 100))
+        #expect(spans[1].detail == .bytes([0x0a, 0x02, 0x00, 0xff]))
 
         // Retention by age, then by count (oldest first).
         #expect(try await store.pruneTraceSpans(olderThanNanoseconds: 150, maximumSpans: 100) == 1)

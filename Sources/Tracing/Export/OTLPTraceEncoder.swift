@@ -1,11 +1,16 @@
-internal import Foundation
+public import Foundation
 internal import OTLPProtos
 internal import SwiftProtobuf
 
-/// Spans as an OTLP/HTTP protobuf request body (`ExportTraceServiceRequest`), through the types
-/// generated from the OpenTelemetry protos (`Sources/OTLPProtos`) and swift-protobuf: the wire
-/// format is never written by hand. (OTLP/JSON is not offered: it writes ids as hex where the
-/// generic protobuf JSON mapping writes base64.)
+/// Spans in OTLP protobuf, through the types generated from the OpenTelemetry protos
+/// (`Sources/OTLPProtos`) and swift-protobuf: the wire format is never written by hand. (OTLP/JSON
+/// is not offered: it writes ids as hex where the generic protobuf JSON mapping writes base64.)
+///
+/// Each span is serialized once (`encode(_:)`), on its own; an export request carries those bytes
+/// as they are (`request(_:resource:scope:)`), so every exporter and the local store share one
+/// encoding. A span's bytes followed by the bytes of a span holding only more attributes read as
+/// one span with all of them (protobuf merges repeated fields), which is how a Langfuse exporter
+/// adds its attributes without encoding the span again.
 public enum OTLPTraceEncoder {
     public static let contentType = "application/x-protobuf"
 
@@ -13,26 +18,102 @@ public enum OTLPTraceEncoder {
         public let description: String
     }
 
-    /// One request: the resource (`service.name` and the rest), one instrumentation scope, the spans.
+    /// One span as a serialized `opentelemetry.proto.trace.v1.Span`.
+    public static func encode(_ record: SpanRecord) throws(EncodingError) -> Data {
+        try serialize(span(record))
+    }
+
+    /// A span holding only these attributes: appended to a span's bytes, it adds them to that span.
+    public static func encodeAttributes(_ attributes: [SpanAttribute]) throws(EncodingError) -> Data {
+        guard !attributes.isEmpty else { return Data() }
+        var span = Opentelemetry_Proto_Trace_V1_Span()
+        span.attributes = attributes.map(keyValue)
+        return try serialize(span)
+    }
+
+    /// One `ExportTraceServiceRequest` body: the resource (`service.name` and the rest), one
+    /// instrumentation scope, and spans already serialized by `encode(_:)`.
+    public static func request(
+        _ encodedSpans: [Data],
+        resource: [SpanAttribute],
+        scope: (name: String, version: String)
+    ) throws(EncodingError) -> [UInt8] {
+        var scopeSpans = Gatehouse_Otlp_V1_PreEncodedScopeSpans()
+        scopeSpans.scope.name = scope.name
+        scopeSpans.scope.version = scope.version
+        scopeSpans.spans = encodedSpans
+        var resourceSpans = Gatehouse_Otlp_V1_PreEncodedResourceSpans()
+        resourceSpans.resource.attributes = resource.map(keyValue)
+        resourceSpans.scopeSpans = [scopeSpans]
+        var request = Gatehouse_Otlp_V1_PreEncodedTraceRequest()
+        request.resourceSpans = [resourceSpans]
+        do {
+            return try request.serializedBytes()
+        } catch {
+            throw EncodingError(description: "cannot encode the spans: \(error)")
+        }
+    }
+
+    /// Spans as one request body, each encoded on the way.
     public static func encode(
         _ spans: [SpanRecord],
         resource: [SpanAttribute],
         scope: (name: String, version: String)
     ) throws(EncodingError) -> [UInt8] {
-        var request = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
-        var resourceSpans = Opentelemetry_Proto_Trace_V1_ResourceSpans()
-        resourceSpans.resource.attributes = resource.map(keyValue)
-        var scopeSpans = Opentelemetry_Proto_Trace_V1_ScopeSpans()
-        scopeSpans.scope.name = scope.name
-        scopeSpans.scope.version = scope.version
-        scopeSpans.spans = spans.map(span)
-        resourceSpans.scopeSpans = [scopeSpans]
-        request.resourceSpans = [resourceSpans]
+        var encoded: [Data] = []
+        encoded.reserveCapacity(spans.count)
+        for span in spans { encoded.append(try encode(span)) }
+        return try request(encoded, resource: resource, scope: scope)
+    }
+
+    /// A span back from its serialized bytes (the local store keeps spans so); nil when the bytes
+    /// are not a span.
+    public static func decode(_ bytes: [UInt8]) -> SpanRecord? {
+        guard let span = try? Opentelemetry_Proto_Trace_V1_Span(serializedBytes: bytes) else { return nil }
+        let kind: SpanRecord.Kind
+        switch span.kind {
+        case .server: kind = .server
+        case .client: kind = .client
+        default: kind = .internal
+        }
+        let status: SpanRecord.Status
+        switch span.status.code {
+        case .ok: status = .ok
+        case .error: status = .error(span.status.message)
+        default: status = .unset
+        }
+        return SpanRecord(
+            traceID: hex(span.traceID),
+            spanID: hex(span.spanID),
+            parentSpanID: span.parentSpanID.isEmpty ? nil : hex(span.parentSpanID),
+            name: span.name,
+            kind: kind,
+            startNanoseconds: span.startTimeUnixNano,
+            endNanoseconds: span.endTimeUnixNano,
+            attributes: span.attributes.compactMap(attribute),
+            events: span.events.map { event in
+                SpanEvent(
+                    name: event.name,
+                    timeNanoseconds: event.timeUnixNano,
+                    attributes: event.attributes.compactMap(attribute)
+                )
+            },
+            links: span.links.map { link in
+                SpanLink(
+                    traceID: hex(link.traceID),
+                    spanID: hex(link.spanID),
+                    attributes: link.attributes.compactMap(attribute)
+                )
+            },
+            status: status
+        )
+    }
+
+    private static func serialize(_ span: Opentelemetry_Proto_Trace_V1_Span) throws(EncodingError) -> Data {
         do {
-            let data: Data = try request.serializedBytes()
-            return Array(data)
+            return try span.serializedBytes()
         } catch {
-            throw EncodingError(description: "cannot encode the spans: \(error)")
+            throw EncodingError(description: "cannot encode the span: \(error)")
         }
     }
 
@@ -50,19 +131,23 @@ public enum OTLPTraceEncoder {
         span.startTimeUnixNano = record.startNanoseconds
         span.endTimeUnixNano = record.endNanoseconds
         span.attributes = record.attributes.map(keyValue)
-        span.events = record.events.map { event in
-            var encoded = Opentelemetry_Proto_Trace_V1_Span.Event()
-            encoded.name = event.name
-            encoded.timeUnixNano = event.timeNanoseconds
-            encoded.attributes = event.attributes.map(keyValue)
-            return encoded
+        if !record.events.isEmpty {
+            span.events = record.events.map { event in
+                var encoded = Opentelemetry_Proto_Trace_V1_Span.Event()
+                encoded.name = event.name
+                encoded.timeUnixNano = event.timeNanoseconds
+                encoded.attributes = event.attributes.map(keyValue)
+                return encoded
+            }
         }
-        span.links = record.links.map { link in
-            var encoded = Opentelemetry_Proto_Trace_V1_Span.Link()
-            encoded.traceID = bytes(hex: link.traceID)
-            encoded.spanID = bytes(hex: link.spanID)
-            encoded.attributes = link.attributes.map(keyValue)
-            return encoded
+        if !record.links.isEmpty {
+            span.links = record.links.map { link in
+                var encoded = Opentelemetry_Proto_Trace_V1_Span.Link()
+                encoded.traceID = bytes(hex: link.traceID)
+                encoded.spanID = bytes(hex: link.spanID)
+                encoded.attributes = link.attributes.map(keyValue)
+                return encoded
+            }
         }
         switch record.status {
         case .unset: break
@@ -100,18 +185,47 @@ public enum OTLPTraceEncoder {
         return encoded
     }
 
+    /// The attribute kinds `SpanAttribute` knows (what this encoder writes); others are skipped.
+    private static func attribute(_ keyValue: Opentelemetry_Proto_Common_V1_KeyValue) -> SpanAttribute? {
+        switch keyValue.value.value {
+        case .stringValue(let text)?: SpanAttribute(keyValue.key, .string(text))
+        case .intValue(let number)?: SpanAttribute(keyValue.key, .int(number))
+        case .doubleValue(let number)?: SpanAttribute(keyValue.key, .double(number))
+        case .boolValue(let flag)?: SpanAttribute(keyValue.key, .bool(flag))
+        case .arrayValue(let array)?:
+            SpanAttribute(keyValue.key, .strings(array.values.map(\.stringValue)))
+        default: nil
+        }
+    }
+
     /// Hex ids as bytes; an id that is not even-length hex becomes empty (OTLP's "no id").
     static func bytes(hex: String) -> Data {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0 else { return Data() }
-        var data = Data(capacity: digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return Data() }
-            data.append(high << 4 | low)
-            index += 2
+        var digits = hex
+        return digits.withUTF8 { utf8 -> Data in
+            guard utf8.count % 2 == 0 else { return Data() }
+            var bytes = [UInt8](repeating: 0, count: utf8.count / 2)
+            var index = 0
+            while index < utf8.count {
+                guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return Data() }
+                bytes[index / 2] = high << 4 | low
+                index += 2
+            }
+            return Data(bytes)
         }
-        return data
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func hex(_ data: Data) -> String {
+        String(unsafeUninitializedCapacity: data.count * 2) { buffer in
+            var index = 0
+            for byte in data {
+                buffer[index] = hexDigits[Int(byte >> 4)]
+                buffer[index + 1] = hexDigits[Int(byte & 0xF)]
+                index += 2
+            }
+            return index
+        }
     }
 
     private static func nibble(_ digit: UInt8) -> UInt8? {

@@ -58,7 +58,7 @@ public struct SpanExportUnreachable: Error, Equatable, Sendable {
 /// One exporter's pipeline: a bounded queue the request path only appends to (never waiting: a
 /// full queue drops the new spans and counts them), and a loop that sends batches, retrying as
 /// `SpanExportRetry` says. A dead collector costs at most `capacity` spans of memory.
-public final class SpanExporter: Sendable {
+public final class SpanExporter: EncodedSpanSink {
     public struct Counts: Sendable, Equatable {
         public var queued = 0
         public var exported = 0
@@ -77,9 +77,9 @@ public final class SpanExporter: Sendable {
     public let maximumAttempts: Int
     private let transport: any SpanExportTransport
     private let contentType: String
-    private let encode: @Sendable ([SpanRecord]) throws -> [UInt8]
+    private let encode: @Sendable ([EncodedSpan]) throws -> [UInt8]
     private let sleep: @Sendable (Duration) async throws -> Void
-    private let state = Mutex<(spans: [SpanRecord], counts: Counts)>(([], Counts()))
+    private let state = Mutex<(spans: [EncodedSpan], counts: Counts)>(([], Counts()))
     private let wakeUps: AsyncStream<Void>.Continuation
     private let wakeUpStream: AsyncStream<Void>
     private let lastProblem = Mutex<String?>(nil)
@@ -88,7 +88,7 @@ public final class SpanExporter: Sendable {
         name: String,
         transport: any SpanExportTransport,
         contentType: String,
-        encode: @escaping @Sendable ([SpanRecord]) throws -> [UInt8],
+        encode: @escaping @Sendable ([EncodedSpan]) throws -> [UInt8],
         capacity: Int = 4096,
         batchSize: Int = 512,
         flushInterval: Duration = .seconds(1),
@@ -108,7 +108,7 @@ public final class SpanExporter: Sendable {
     }
 
     /// Queues spans; never suspends. What does not fit is dropped and counted.
-    public func enqueue(_ spans: [SpanRecord]) {
+    public func accept(_ spans: [EncodedSpan]) {
         let full = state.withLock { state -> Bool in
             let room = capacity - state.spans.count
             let taken = spans.prefix(max(0, room))
@@ -143,7 +143,7 @@ public final class SpanExporter: Sendable {
     /// Sends everything queued now, batch by batch (also at shutdown).
     public func exportQueued() async {
         while true {
-            let batch = state.withLock { state -> [SpanRecord] in
+            let batch = state.withLock { state -> [EncodedSpan] in
                 let batch = Array(state.spans.prefix(batchSize))
                 state.spans.removeFirst(batch.count)
                 state.counts.queued = state.spans.count
@@ -154,7 +154,7 @@ public final class SpanExporter: Sendable {
         }
     }
 
-    private func send(_ batch: [SpanRecord]) async {
+    private func send(_ batch: [EncodedSpan]) async {
         let body: [UInt8]
         do {
             body = try encode(batch)
@@ -187,7 +187,7 @@ public final class SpanExporter: Sendable {
         }
     }
 
-    private func drop(_ batch: [SpanRecord], reason: String) {
+    private func drop(_ batch: [EncodedSpan], reason: String) {
         state.withLock { $0.counts.droppedByCollector += batch.count }
         lastProblem.withLock { $0 = reason }
     }

@@ -1,39 +1,26 @@
+internal import Foundation
 internal import GatehouseJSON
 public import Store
 
 /// Spans to and from the local trace store's rows: the columns the viewer filters on, and the
-/// rest (attributes, events, links) as the row's `detail` JSON, typed so a value reads back as it
-/// was (an integer stays an integer, a string array stays an array).
+/// whole span as its `detail`, in the OTLP protobuf bytes the exporters send (encoded once for
+/// both). Rows written before that keep their span as typed JSON text, still read.
 public enum StoredSpanCoding {
     public static func row(_ span: SpanRecord, agent: String, isRunRoot: Bool) -> StoredSpan {
-        // Written straight into bytes (no JSON value tree): rows are made for every span.
-        var detail: [UInt8] = []
-        detail.reserveCapacity(64 * (span.attributes.count + 4))
-        append("{\"attributes\":", to: &detail)
-        write(span.attributes, into: &detail)
-        append(",\"events\":[", to: &detail)
-        for (index, event) in span.events.enumerated() {
-            if index > 0 { detail.append(UInt8(ascii: ",")) }
-            append("{\"name\":", to: &detail)
-            JSONValue.writeString(event.name, into: &detail)
-            append(",\"time_ns\":", to: &detail)
-            append(String(event.timeNanoseconds), to: &detail)
-            append(",\"attributes\":", to: &detail)
-            write(event.attributes, into: &detail)
-            detail.append(UInt8(ascii: "}"))
-        }
-        append("],\"links\":[", to: &detail)
-        for (index, link) in span.links.enumerated() {
-            if index > 0 { detail.append(UInt8(ascii: ",")) }
-            append("{\"trace_id\":", to: &detail)
-            JSONValue.writeString(link.traceID, into: &detail)
-            append(",\"span_id\":", to: &detail)
-            JSONValue.writeString(link.spanID, into: &detail)
-            append(",\"attributes\":", to: &detail)
-            write(link.attributes, into: &detail)
-            detail.append(UInt8(ascii: "}"))
-        }
-        append("]}", to: &detail)
+        row(span, agent: agent, isRunRoot: isRunRoot, encoded: (try? OTLPTraceEncoder.encode(span)) ?? Data())
+    }
+
+    /// The row of a span the pipeline encoded.
+    public static func row(_ span: EncodedSpan) -> StoredSpan {
+        row(
+            span.record,
+            agent: span.agent,
+            isRunRoot: span.record[attribute: GenAIKey.operationName] == .string("invoke_agent"),
+            encoded: span.otlp
+        )
+    }
+
+    private static func row(_ span: SpanRecord, agent: String, isRunRoot: Bool, encoded: Data) -> StoredSpan {
         let status: String
         switch span.status {
         case .unset: status = "unset"
@@ -51,19 +38,48 @@ public enum StoredSpanCoding {
             startNanoseconds: Int64(clamping: span.startNanoseconds),
             endNanoseconds: Int64(clamping: span.endNanoseconds),
             status: status,
-            detail: String(decoding: detail, as: UTF8.self)
+            detail: .bytes(Array(encoded))
         )
     }
 
     /// The span a row holds; nil when the row is not one this coding wrote.
+    /// The row's columns say what they hold (ids, name, kind, times, status); the detail adds the
+    /// attributes, events and links.
     public static func span(_ row: StoredSpan) -> SpanRecord? {
-        guard let kind = SpanRecord.Kind(rawValue: row.kind), let detail = try? JSONValue.parse(row.detail) else {
-            return nil
-        }
+        guard let kind = SpanRecord.Kind(rawValue: row.kind) else { return nil }
         let status: SpanRecord.Status =
             row.status == "ok"
             ? .ok
             : row.status.hasPrefix("error: ") ? .error(String(row.status.dropFirst("error: ".count))) : .unset
+        switch row.detail {
+        case .bytes(let bytes):
+            guard let detail = OTLPTraceEncoder.decode(bytes) else { return nil }
+            return SpanRecord(
+                traceID: row.traceID,
+                spanID: row.spanID,
+                parentSpanID: row.parentSpanID,
+                name: row.name,
+                kind: kind,
+                startNanoseconds: UInt64(max(0, row.startNanoseconds)),
+                endNanoseconds: UInt64(max(0, row.endNanoseconds)),
+                attributes: detail.attributes,
+                events: detail.events,
+                links: detail.links,
+                status: status
+            )
+        case .text(let text):
+            return legacySpan(row, json: text, kind: kind, status: status)
+        }
+    }
+
+    /// A row written before spans were kept as OTLP bytes: attributes, events and links as JSON.
+    private static func legacySpan(
+        _ row: StoredSpan,
+        json: String,
+        kind: SpanRecord.Kind,
+        status: SpanRecord.Status
+    ) -> SpanRecord? {
+        guard let detail = try? JSONValue.parse(json) else { return nil }
         return SpanRecord(
             traceID: row.traceID,
             spanID: row.spanID,
@@ -87,43 +103,6 @@ public enum StoredSpanCoding {
             },
             status: status
         )
-    }
-
-    private static func append(_ text: String, to output: inout [UInt8]) {
-        output.append(contentsOf: text.utf8)
-    }
-
-    /// Attributes as `[{"key", "type", "value"}]`, typed so each reads back as it was.
-    private static func write(_ list: [SpanAttribute], into output: inout [UInt8]) {
-        output.append(UInt8(ascii: "["))
-        for (index, attribute) in list.enumerated() {
-            if index > 0 { output.append(UInt8(ascii: ",")) }
-            append("{\"key\":", to: &output)
-            JSONValue.writeString(attribute.key, into: &output)
-            switch attribute.value {
-            case .string(let text):
-                append(",\"type\":\"string\",\"value\":", to: &output)
-                JSONValue.writeString(text, into: &output)
-            case .int(let number):
-                append(",\"type\":\"int\",\"value\":", to: &output)
-                append(String(number), to: &output)
-            case .double(let number):
-                append(",\"type\":\"double\",\"value\":", to: &output)
-                append(number.isFinite ? "\(number)" : "null", to: &output)
-            case .bool(let flag):
-                append(",\"type\":\"bool\",\"value\":", to: &output)
-                append(flag ? "true" : "false", to: &output)
-            case .strings(let texts):
-                append(",\"type\":\"strings\",\"value\":[", to: &output)
-                for (position, text) in texts.enumerated() {
-                    if position > 0 { output.append(UInt8(ascii: ",")) }
-                    JSONValue.writeString(text, into: &output)
-                }
-                output.append(UInt8(ascii: "]"))
-            }
-            output.append(UInt8(ascii: "}"))
-        }
-        output.append(UInt8(ascii: "]"))
     }
 
     private static func attributes(_ value: JSONValue?) -> [SpanAttribute] {

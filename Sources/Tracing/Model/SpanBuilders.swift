@@ -167,16 +167,22 @@ public enum LangfuseAttributes {
     /// A run's spans as Langfuse reads them: the trace named after the run's root, the session
     /// from `gen_ai.conversation.id`, the user the agent.
     public static func decorate(_ spans: [SpanRecord], agent: String) -> [SpanRecord] {
-        let traceName = "invoke_agent \(agent)"
-        return spans.map { span in
-            let session: String
-            if case .string(let conversation)? = span[attribute: GenAIKey.conversationID] {
-                session = conversation
-            } else {
-                session = span.traceID
-            }
-            return decorate(span, traceName: traceName, sessionID: session, userID: agent)
+        spans.map { span in
+            var span = span
+            span.attributes += attributes(for: span, agent: agent)
+            return span
         }
+    }
+
+    /// What a Langfuse exporter adds to one of a run's spans.
+    public static func attributes(for span: SpanRecord, agent: String) -> [SpanAttribute] {
+        let session: String
+        if case .string(let conversation)? = span[attribute: GenAIKey.conversationID] {
+            session = conversation
+        } else {
+            session = span.traceID
+        }
+        return attributes(for: span, traceName: "invoke_agent \(agent)", sessionID: session, userID: agent)
     }
 
     private static func decorate(
@@ -188,7 +194,19 @@ public enum LangfuseAttributes {
         -> SpanRecord
     {
         var span = span
-        span.attributes += [
+        span.attributes += attributes(for: span, traceName: traceName, sessionID: sessionID, userID: userID)
+        return span
+    }
+
+    private static func attributes(
+        for span: SpanRecord,
+        traceName: String,
+        sessionID: String,
+        userID: String
+    )
+        -> [SpanAttribute]
+    {
+        var attributes = [
             SpanAttribute(LangfuseKey.traceName, traceName),
             SpanAttribute(LangfuseKey.sessionID, sessionID),
             SpanAttribute(LangfuseKey.userID, userID),
@@ -196,12 +214,12 @@ public enum LangfuseAttributes {
         ]
         // A run that continues the caller's trace still makes the Langfuse trace.
         if span.parentSpanID != nil, span[attribute: GenAIKey.operationName] == .string("invoke_agent") {
-            span.attributes.append(SpanAttribute(LangfuseKey.asRoot, true))
+            attributes.append(SpanAttribute(LangfuseKey.asRoot, true))
         }
         if case .double(let cost)? = span[attribute: GatehouseKey.costUSD] {
-            span.attributes.append(SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"))
+            attributes.append(SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"))
         }
-        return span
+        return attributes
     }
 
     /// `agent` for the run, `generation` for LLM calls, `tool` for tool calls, else `span`.

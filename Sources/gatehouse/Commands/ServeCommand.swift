@@ -274,7 +274,8 @@ struct GatewayRunner {
         // finished: the shutdown is armed, session streams end, the HTTP server drains, the MCP
         // servers stop, the last usage rows are written, the store closes.
         // Started after the row writers and stopped before them: the sweeper ends the open runs
-        // once the HTTP server has drained, then the exporters and the trace store flush.
+        // once the HTTP server has drained, the pipeline encodes what it holds, then the
+        // exporters and the trace store flush.
         var tracingServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let writer = tracing.storeWriter {
             tracingServices.append(
@@ -294,6 +295,10 @@ struct GatewayRunner {
                 logger: logger
             )
             tracingServices.append(.init(service: watchdog.track(service, named: "trace-export")))
+        }
+        if let pipeline = tracing.pipeline {
+            let service = SpanPipelineService(pipeline: pipeline, metrics: PrometheusMetricsFactory(registry: registry))
+            tracingServices.append(.init(service: watchdog.track(service, named: "trace-encode")))
         }
         if let tracer = tracing.tracer {
             tracingServices.append(.init(service: watchdog.track(RunSweeper(tracer: tracer), named: "trace-runs")))

@@ -19,6 +19,8 @@ struct TracingRuntime: Sendable {
     let tracer: AgentTracer?
     let exporters: [SpanExporter]
     let storeWriter: TraceStoreWriter?
+    /// Encodes each span once for the store and every exporter; nil when spans go to neither.
+    let pipeline: SpanEncodingPipeline?
     /// The exporters' own HTTP client (shut down by `SpanExportService` when it stops): it fails a
     /// post at once when the collector cannot be reached, leaving retries to the exporter's rules,
     /// where the shared client would keep reconnecting until the post's deadline.
@@ -40,13 +42,14 @@ struct TracingRuntime: Sendable {
                 tracer: nil,
                 exporters: [],
                 storeWriter: nil,
+                pipeline: nil,
                 client: nil
             )
         }
-        var sinks: [any SpanSink] = [TraceMetricsSink(factory: metrics)]
         let storeWriter =
             configuration.store.isEnabled ? TraceStoreWriter(store: store, settings: configuration.store) : nil
-        if let storeWriter { sinks.append(storeWriter) }
+        var encodedSinks: [any EncodedSpanSink] = []
+        if let storeWriter { encodedSinks.append(storeWriter) }
         let resource = [
             SpanAttribute("service.name", configuration.serviceName),
             SpanAttribute("service.version", GatehouseVersion.current),
@@ -61,13 +64,16 @@ struct TracingRuntime: Sendable {
         }
         for definition in configuration.exporters {
             guard let client else { break }
+            let isLangfuse = definition.kind == .langfuse
             let exporter = SpanExporter(
                 name: definition.name,
                 transport: HTTPSpanTransport(definition: definition, client: client),
                 contentType: OTLPTraceEncoder.contentType,
                 encode: { spans in
-                    try OTLPTraceEncoder.encode(
-                        spans,
+                    // A Langfuse exporter's spans carry its trace attributes: the span's bytes
+                    // followed by those of its Langfuse attributes (see `OTLPTraceEncoder`).
+                    try OTLPTraceEncoder.request(
+                        isLangfuse ? spans.map { $0.otlp + $0.langfuseAttributes } : spans.map(\.otlp),
                         resource: resource,
                         scope: ("gatehouse", GatehouseVersion.current)
                     )
@@ -77,7 +83,7 @@ struct TracingRuntime: Sendable {
                 flushInterval: definition.flushInterval
             )
             exporters.append(exporter)
-            sinks.append(ExporterSink(exporter: exporter, decoratesForLangfuse: definition.kind == .langfuse))
+            encodedSinks.append(exporter)
             logger.info(
                 "trace exporter",
                 metadata: [
@@ -89,24 +95,25 @@ struct TracingRuntime: Sendable {
         for reason in configuration.disabledExporters {
             logger.info("trace exporter off", metadata: ["reason": "\(reason)"])
         }
+        var sinks: [any SpanSink] = [TraceMetricsSink(factory: metrics)]
+        var pipeline: SpanEncodingPipeline?
+        if !encodedSinks.isEmpty {
+            let encoding = SpanEncodingPipeline(
+                sinks: encodedSinks,
+                addsLangfuseAttributes: configuration.exporters.contains { $0.kind == .langfuse }
+            )
+            sinks.append(encoding)
+            pipeline = encoding
+        }
         let tracer = AgentTracer(sinks: sinks, runs: AgentRuns(idleWindow: configuration.runIdleWindow))
         return TracingRuntime(
             recorder: tracer,
             tracer: tracer,
             exporters: exporters,
             storeWriter: storeWriter,
+            pipeline: pipeline,
             client: client
         )
-    }
-}
-
-/// Hands spans to one exporter's queue; a Langfuse exporter's spans carry its trace attributes.
-struct ExporterSink: SpanSink {
-    let exporter: SpanExporter
-    let decoratesForLangfuse: Bool
-
-    func accept(_ spans: [SpanRecord], agent: String) {
-        exporter.enqueue(decoratesForLangfuse ? LangfuseAttributes.decorate(spans, agent: agent) : spans)
     }
 }
 
@@ -149,12 +156,12 @@ struct HTTPSpanTransport: SpanExportTransport {
 /// Spans on their way to the local store: a bounded buffer the request path appends to without
 /// waiting (a full buffer drops and counts), written in batches by its service, pruned to the
 /// retention settings once a minute.
-final class TraceStoreWriter: SpanSink, Sendable {
+final class TraceStoreWriter: EncodedSpanSink, Sendable {
     let store: Store
     let settings: TraceStoreSettings
     let capacity = 20_000
-    /// Spans as they came: they become rows on the writer's task, not on the request's.
-    private let state = Mutex<(spans: [(SpanRecord, String)], dropped: Int)>(([], 0))
+    /// Spans as the pipeline encoded them: they become rows on the writer's task.
+    private let state = Mutex<(spans: [EncodedSpan], dropped: Int)>(([], 0))
     private let wakeUps: AsyncStream<Void>.Continuation
     let rowsReady: AsyncStream<Void>
 
@@ -164,12 +171,12 @@ final class TraceStoreWriter: SpanSink, Sendable {
         (rowsReady, wakeUps) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    func accept(_ spans: [SpanRecord], agent: String) {
+    func accept(_ spans: [EncodedSpan]) {
         let wake = state.withLock { state -> Bool in
             let room = max(0, capacity - state.spans.count)
-            for span in spans.prefix(room) { state.spans.append((span, agent)) }
+            state.spans.append(contentsOf: spans.prefix(room))
             state.dropped += spans.count - min(room, spans.count)
-            return state.spans.count >= 256
+            return state.spans.count >= 512
         }
         if wake { wakeUps.yield() }
     }
@@ -182,13 +189,7 @@ final class TraceStoreWriter: SpanSink, Sendable {
             defer { state.spans.removeAll(keepingCapacity: true) }
             return state.spans
         }
-        return spans.map { span, agent in
-            StoredSpanCoding.row(
-                span,
-                agent: agent,
-                isRunRoot: span[attribute: GenAIKey.operationName] == .string("invoke_agent")
-            )
-        }
+        return spans.map(StoredSpanCoding.row)
     }
 
     var queued: Int { state.withLock { $0.spans.count } }
@@ -343,6 +344,54 @@ final class ExporterMetrics: Sendable {
                 "trace exporter dropped spans",
                 metadata: ["exporter": "\(exporter.name)", "spans": "\(collectorDrops)", "reason": "\(reason ?? "")"]
             )
+        }
+    }
+}
+
+/// Runs the encoding pipeline; at shutdown (after the sweeper ended every run, before the exporters
+/// and the store flush) encodes and hands over what it still holds. Counts its drops as
+/// `gatehouse_trace_spans_dropped_total{exporter="all",reason="encoding_queue_full"}`.
+struct SpanPipelineService: Service {
+    let pipeline: SpanEncodingPipeline
+    let metrics: any MetricsFactory
+
+    func run() async {
+        let dropped = Counter(
+            label: "gatehouse_trace_spans_dropped_total",
+            dimensions: [("exporter", "all"), ("reason", "encoding_queue_full")],
+            factory: metrics
+        )
+        let reporter = DropReporter(pipeline: pipeline, counter: dropped)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await pipeline.run() }
+            group.addTask {
+                while (try? await Task.sleep(for: .seconds(1))) != nil { reporter.report() }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        pipeline.drain()
+        reporter.report()
+    }
+
+    /// Adds the drops since the last report to the counter.
+    final class DropReporter: Sendable {
+        let pipeline: SpanEncodingPipeline
+        let counter: Counter
+        private let reported = Mutex(0)
+
+        init(pipeline: SpanEncodingPipeline, counter: Counter) {
+            self.pipeline = pipeline
+            self.counter = counter
+        }
+
+        func report() {
+            let total = pipeline.dropped
+            let new = reported.withLock { reported in
+                defer { reported = total }
+                return total - reported
+            }
+            if new > 0 { counter.increment(by: new) }
         }
     }
 }

@@ -1,0 +1,87 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import GatehouseTracing
+
+/// Keeps what the pipeline hands over.
+final class CollectedEncodedSpans: EncodedSpanSink {
+    private let spans = Mutex<[EncodedSpan]>([])
+    var all: [EncodedSpan] { spans.withLock { $0 } }
+    func accept(_ spans: [EncodedSpan]) { self.spans.withLock { $0 += spans } }
+}
+
+@Suite("Span encoding pipeline")
+struct SpanEncodingPipelineTests {
+    func span(_ number: Int, operation: String = "chat") -> SpanRecord {
+        SpanRecord(
+            traceID: "6a0000010af7651916cd43dd8448eb21",
+            spanID: String(format: "%016x", number + 1),
+            parentSpanID: "00f067aa0ba902b7",
+            name: "\(operation) gpt-4o-mini",
+            kind: .client,
+            startNanoseconds: 10,
+            endNanoseconds: 20,
+            attributes: [
+                SpanAttribute(GenAIKey.operationName, operation), SpanAttribute(GatehouseKey.costUSD, .double(0.5)),
+            ]
+        )
+    }
+
+    @Test func everySinkGetsTheSameBytesOncePerSpan() throws {
+        let store = CollectedEncodedSpans()
+        let exporter = CollectedEncodedSpans()
+        let pipeline = SpanEncodingPipeline(sinks: [store, exporter], addsLangfuseAttributes: false)
+        pipeline.accept([span(0), span(1)], agent: "demo")
+        pipeline.accept([span(2)], agent: "ops")
+        #expect(store.all.isEmpty)
+        pipeline.drain()
+        #expect(store.all.map(\.record) == [span(0), span(1), span(2)])
+        #expect(store.all.map(\.agent) == ["demo", "demo", "ops"])
+        #expect(store.all.map(\.otlp) == exporter.all.map(\.otlp))
+        let expected = try [span(0), span(1), span(2)].map { try OTLPTraceEncoder.encode($0) }
+        #expect(store.all.map(\.otlp) == expected)
+        #expect(store.all.allSatisfy { $0.langfuseAttributes.isEmpty })
+        // Drained: nothing is handed over twice.
+        pipeline.drain()
+        #expect(store.all.count == 3)
+    }
+
+    @Test func langfuseAttributesAreEncodedOnlyWhenAsked() throws {
+        let sink = CollectedEncodedSpans()
+        let pipeline = SpanEncodingPipeline(sinks: [sink], addsLangfuseAttributes: true)
+        pipeline.accept([span(0)], agent: "demo")
+        pipeline.drain()
+        let encoded = try #require(sink.all.first)
+        #expect(!encoded.langfuseAttributes.isEmpty)
+        let asLangfuseGetsIt = OTLPTraceEncoder.decode(Array(encoded.otlp + encoded.langfuseAttributes))
+        #expect(asLangfuseGetsIt == LangfuseAttributes.decorate([span(0)], agent: "demo").first)
+        #expect(asLangfuseGetsIt?[attribute: LangfuseKey.observationType] == .string("generation"))
+    }
+
+    @Test func aFullBufferDropsAndCountsWithoutWaiting() {
+        let sink = CollectedEncodedSpans()
+        let pipeline = SpanEncodingPipeline(sinks: [sink], addsLangfuseAttributes: false, capacity: 2)
+        pipeline.accept([span(0), span(1), span(2)], agent: "demo")
+        pipeline.accept([span(3)], agent: "demo")
+        #expect(pipeline.dropped == 2)
+        pipeline.drain()
+        #expect(sink.all.map(\.record) == [span(0), span(1)])
+    }
+
+    @Test func theLoopHandsOverAFullBatchBeforeItsInterval() async throws {
+        let sink = CollectedEncodedSpans()
+        let pipeline = SpanEncodingPipeline(
+            sinks: [sink],
+            addsLangfuseAttributes: false,
+            batchSize: 4,
+            interval: .seconds(3600)
+        )
+        let loop = Task { await pipeline.run() }
+        pipeline.accept((0..<4).map { span($0) }, agent: "demo")
+        for _ in 0..<200 where sink.all.count < 4 { try await Task.sleep(for: .milliseconds(10)) }
+        loop.cancel()
+        await loop.value
+        #expect(sink.all.count == 4)
+    }
+}
