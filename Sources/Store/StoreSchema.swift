@@ -149,6 +149,17 @@ enum StoreSchema {
                 CREATE INDEX trace_spans_runs ON trace_spans (is_run_root, start_ns);
                 """
         ),
+        // Runs are listed by their root spans only: an index of roots alone spares every other
+        // span (most of them) an index entry on the write path. Lists ask for `is_run_root = 1`,
+        // which lets SQLite use it.
+        Migration(
+            version: 8,
+            name: "trace_spans_root_index",
+            sql: """
+                DROP INDEX trace_spans_runs;
+                CREATE INDEX trace_spans_roots ON trace_spans (start_ns) WHERE is_run_root = 1;
+                """
+        ),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

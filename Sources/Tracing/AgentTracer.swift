@@ -115,8 +115,9 @@ public struct ToolCallStart: Sendable {
     public let tool: String
     /// The JSON-RPC id as the agent sent it.
     public let requestID: String
-    /// `ToolArguments.canonical` of the call's arguments.
-    public let arguments: String
+    /// `ToolArguments.canonical` of the call's arguments, made only when matching needs it (when
+    /// the run waits for more than one call of the tool).
+    public let arguments: @Sendable () -> String
     /// A tool call id the client passed in `_meta`: used as it is instead of matching.
     public let toolCallID: String?
     public let startNanoseconds: UInt64
@@ -125,7 +126,7 @@ public struct ToolCallStart: Sendable {
         caller: TraceCaller,
         tool: String,
         requestID: String,
-        arguments: String,
+        arguments: @escaping @Sendable () -> String,
         toolCallID: String? = nil,
         startNanoseconds: UInt64
     ) {
@@ -135,6 +136,25 @@ public struct ToolCallStart: Sendable {
         self.arguments = arguments
         self.toolCallID = toolCallID
         self.startNanoseconds = startNanoseconds
+    }
+
+    /// Arguments already in canonical form.
+    public init(
+        caller: TraceCaller,
+        tool: String,
+        requestID: String,
+        arguments: String,
+        toolCallID: String? = nil,
+        startNanoseconds: UInt64
+    ) {
+        self.init(
+            caller: caller,
+            tool: tool,
+            requestID: requestID,
+            arguments: { arguments },
+            toolCallID: toolCallID,
+            startNanoseconds: startNanoseconds
+        )
     }
 }
 

@@ -1,4 +1,5 @@
 import GatehouseJSON
+import Synchronization
 import Testing
 
 @testable import GatehouseTracing
@@ -81,12 +82,20 @@ struct AgentRunsTests {
         let calls = [
             RequestedToolCall(id: "1", name: "add", arguments: #"{"n":1}"#),
             RequestedToolCall(id: "2", name: "notes__add", arguments: #"{"n":2}"#),
+            RequestedToolCall(id: "3", name: "add", arguments: #"{"n":3}"#),
         ]
         _ = runs.answered(key, toolCalls: calls, chatSpanID: "c", at: 2)
         // Exact arguments win over order; a model that saw the unprefixed name still matches.
         #expect(runs.match(key, tool: "notes__add", arguments: #"{"n":2}"#)?.id == "2")
         #expect(runs.match(key, tool: "notes__add", arguments: #"{"n":9}"#)?.id == "1")
         #expect(runs.match(key, tool: "other__tool", arguments: "{}") == nil)
+        // With one call of the tool left, the arguments are not even looked at.
+        let asked = Mutex(false)
+        let last = runs.match(key, tool: "notes__add") {
+            asked.withLock { $0 = true }
+            return "{}"
+        }
+        #expect(last?.id == "3" && !asked.withLock { $0 })
     }
 
     @Test func aCallersTraceIsContinued() throws {

@@ -59,6 +59,31 @@ struct SpanEncodingPipelineTests {
         #expect(asLangfuseGetsIt?[attribute: LangfuseKey.observationType] == .string("generation"))
     }
 
+    @Test func keptLangfuseGroupsEncodeAsTheWholeListWould() throws {
+        let encoder = LangfuseAttributeEncoder()
+        let root = SpanRecord(
+            traceID: "6a0000010af7651916cd43dd8448eb21",
+            spanID: "00f067aa0ba902b7",
+            parentSpanID: "1111111111111111",
+            name: "invoke_agent demo",
+            kind: .internal,
+            startNanoseconds: 1,
+            endNanoseconds: 30,
+            attributes: [SpanAttribute(GenAIKey.operationName, "invoke_agent")]
+        )
+        for (record, agent) in [(span(0), "demo"), (span(1), "demo"), (root, "demo"), (span(2), "ops"), (root, "demo")]
+        {
+            let whole = try OTLPTraceEncoder.encodeAttributes(LangfuseAttributes.attributes(for: record, agent: agent))
+            #expect(try encoder.encode(record, agent: agent) == whole)
+        }
+        // A root that continues a caller's trace is still Langfuse's trace root.
+        let decoded = OTLPTraceEncoder.decode(
+            Array(try OTLPTraceEncoder.encode(root) + encoder.encode(root, agent: "demo"))
+        )
+        #expect(decoded?[attribute: LangfuseKey.asRoot] == .bool(true))
+        #expect(decoded?[attribute: LangfuseKey.observationType] == .string("agent"))
+    }
+
     @Test func aFullBufferDropsAndCountsWithoutWaiting() {
         let sink = CollectedEncodedSpans()
         let pipeline = SpanEncodingPipeline(sinks: [sink], addsLangfuseAttributes: false, capacity: 2)

@@ -65,7 +65,7 @@ struct StoreTests {
     @Test func schemaVersionIsTheLatestMigration() async throws {
         try await withTemporaryFolder { folder in
             let store = try await Store.open(path: folder.appendingPathComponent("gatehouse.db").path, logger: logger)
-            #expect(try await store.schemaVersion() == 7)
+            #expect(try await store.schemaVersion() == 8)
             let tables = try await store.read { connection in
                 try connection.prepare(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
@@ -92,7 +92,7 @@ struct StoreTests {
             await store.close()
 
             let reopened = try await Store.open(path: path, logger: logger)
-            #expect(try await reopened.schemaVersion() == 7)
+            #expect(try await reopened.schemaVersion() == 8)
             #expect(try await reopened.recentConfigLoads(limit: 10) == [reload, startup])
             #expect(try await reopened.recentConfigLoads(limit: 1) == [reload])
             let migrations = try await reopened.read { connection in
@@ -103,7 +103,7 @@ struct StoreTests {
                     [.integer(1), .text("config_loads")], [.integer(2), .text("llm_usage")],
                     [.integer(3), .text("mcp_tool_pins")], [.integer(4), .text("policy_decisions")],
                     [.integer(5), .text("api_keys")], [.integer(6), .text("policy_decisions_lean")],
-                    [.integer(7), .text("trace_spans")],
+                    [.integer(7), .text("trace_spans")], [.integer(8), .text("trace_spans_root_index")],
                 ]
             )
             await reopened.close()

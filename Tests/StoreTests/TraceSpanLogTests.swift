@@ -47,6 +47,14 @@ struct TraceSpanLogTests {
         #expect(try await store.traceRuns(TraceRunQuery()).map(\.spanID) == ["r2", "r1"])
         #expect(try await store.traceRuns(TraceRunQuery(agent: "demo")).map(\.spanID) == ["r1"])
         #expect(try await store.traceRuns(TraceRunQuery(sinceNanoseconds: 400)).map(\.spanID) == ["r2"])
+        // Lists of runs read the index of root spans (other spans have no entry in it).
+        let plan = try await store.read { connection in
+            try connection.prepare(
+                "EXPLAIN QUERY PLAN SELECT span_id FROM trace_spans WHERE is_run_root = 1 AND agent = ? "
+                    + "ORDER BY start_ns DESC, id DESC LIMIT 10"
+            ).run([.text("demo")])
+        }
+        #expect(plan.contains { $0.contains(.text("SCAN trace_spans USING INDEX trace_spans_roots")) })
         let spans = try await store.traceSpans(traceID: "t1")
         #expect(spans.map(\.spanID) == ["r1", "c1", "c2"])
         #expect(spans[0].isRunRoot && spans[0].parentSpanID == nil && spans[1].parentSpanID == "r1")

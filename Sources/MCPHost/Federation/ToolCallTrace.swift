@@ -55,7 +55,7 @@ final class ToolCallTrace: Sendable {
                 ),
                 tool: tool,
                 requestID: requestID,
-                arguments: ToolArguments.canonical(request.params?["arguments"]),
+                arguments: { [arguments = request.params?["arguments"]] in ToolArguments.canonical(arguments) },
                 toolCallID: toolCallID,
                 startNanoseconds: TraceClock.now()
             )

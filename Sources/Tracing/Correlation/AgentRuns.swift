@@ -216,16 +216,24 @@ public final class AgentRuns: Sendable {
     /// federated name, or the name without the `server__` prefix) with the same canonical
     /// arguments, else the oldest of the same tool. Each request is matched once.
     public func match(_ key: RunKey, tool: String, arguments: String) -> MatchedToolCall? {
+        match(key, tool: tool, arguments: { arguments })
+    }
+
+    /// `arguments` is asked for only when the run waits for more than one call of the tool.
+    public func match(_ key: RunKey, tool: String, arguments: () -> String) -> MatchedToolCall? {
         state.withLock { state in
             let key = state.resolve(key)
             guard var run = state.runs[key] else { return nil }
             func sameTool(_ name: String) -> Bool {
                 name == tool || tool.hasSuffix("__" + name) || name.hasSuffix("__" + tool)
             }
-            guard
-                let index = run.pending.firstIndex(where: { sameTool($0.call.name) && $0.call.arguments == arguments })
-                    ?? run.pending.firstIndex(where: { sameTool($0.call.name) })
-            else { return nil }
+            let candidates = run.pending.indices.filter { sameTool(run.pending[$0].call.name) }
+            guard let oldest = candidates.first else { return nil }
+            var index = oldest
+            if candidates.count > 1 {
+                let wanted = arguments()
+                index = candidates.first { run.pending[$0].call.arguments == wanted } ?? oldest
+            }
             let found = run.pending.remove(at: index)
             state.runs[key] = run
             return MatchedToolCall(id: found.call.id, chatSpanID: found.chatSpanID)

@@ -203,14 +203,17 @@ public enum OTLPTraceEncoder {
         var digits = hex
         return digits.withUTF8 { utf8 -> Data in
             guard utf8.count % 2 == 0 else { return Data() }
-            var bytes = [UInt8](repeating: 0, count: utf8.count / 2)
-            var index = 0
-            while index < utf8.count {
-                guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return Data() }
-                bytes[index / 2] = high << 4 | low
-                index += 2
+            var data = Data(count: utf8.count / 2)
+            let valid = data.withUnsafeMutableBytes { (output: UnsafeMutableRawBufferPointer) -> Bool in
+                var index = 0
+                while index < utf8.count {
+                    guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return false }
+                    output[index / 2] = high << 4 | low
+                    index += 2
+                }
+                return true
             }
-            return Data(bytes)
+            return valid ? data : Data()
         }
     }
 

@@ -21,18 +21,54 @@ public struct EncodedSpan: Sendable {
     }
 
     /// Encodes a span (and, when asked, its Langfuse attributes); nil if it cannot be encoded.
-    public static func encoding(_ record: SpanRecord, agent: String, withLangfuseAttributes: Bool) -> EncodedSpan? {
+    public static func encoding(
+        _ record: SpanRecord,
+        agent: String,
+        langfuse: LangfuseAttributeEncoder? = nil
+    ) -> EncodedSpan? {
         guard let otlp = try? OTLPTraceEncoder.encode(record) else { return nil }
-        var langfuse = Data()
-        if withLangfuseAttributes {
-            guard
-                let extra = try? OTLPTraceEncoder.encodeAttributes(
-                    LangfuseAttributes.attributes(for: record, agent: agent)
-                )
-            else { return nil }
-            langfuse = extra
+        var extra = Data()
+        if let langfuse {
+            guard let encoded = try? langfuse.encode(record, agent: agent) else { return nil }
+            extra = encoded
         }
-        return EncodedSpan(record: record, agent: agent, otlp: otlp, langfuseAttributes: langfuse)
+        return EncodedSpan(record: record, agent: agent, otlp: otlp, langfuseAttributes: extra)
+    }
+}
+
+/// A span's Langfuse attributes, encoded to follow the span's own bytes. The groups that repeat
+/// (an agent's trace name and user, an observation type) are encoded once and kept; only the
+/// span's session and cost are encoded each time.
+public final class LangfuseAttributeEncoder: Sendable {
+    /// Agents are bounded by configuration plus JWT subjects; past this many, an agent's group
+    /// is encoded every time instead of kept.
+    static let maximumKeptAgents = 10_000
+    private let kept = Mutex<(agents: [String: Data], observations: [String: Data])>(([:], [:]))
+
+    public init() {}
+
+    public func encode(_ span: SpanRecord, agent: String) throws(OTLPTraceEncoder.EncodingError) -> Data {
+        let parts = LangfuseAttributes.parts(for: span, agent: agent)
+        let (trace, observation) = kept.withLock { ($0.agents[agent], $0.observations[parts.observationKey]) }
+        var encoded: Data
+        if let trace {
+            encoded = trace
+        } else {
+            encoded = try OTLPTraceEncoder.encodeAttributes(parts.trace)
+            kept.withLock { [encoded] kept in
+                if kept.agents.count < Self.maximumKeptAgents { kept.agents[agent] = encoded }
+            }
+        }
+        if let observation {
+            encoded += observation
+        } else {
+            let fresh = try OTLPTraceEncoder.encodeAttributes(parts.observation)
+            // A handful of types: always kept.
+            kept.withLock { $0.observations[parts.observationKey] = fresh }
+            encoded += fresh
+        }
+        encoded += try OTLPTraceEncoder.encodeAttributes(parts.span)
+        return encoded
     }
 }
 
@@ -51,7 +87,8 @@ public final class SpanEncodingPipeline: SpanSink {
     public let batchSize: Int
     public let interval: Duration
     private let sinks: [any EncodedSpanSink]
-    private let addsLangfuseAttributes: Bool
+    /// Set when a Langfuse exporter is configured.
+    private let langfuse: LangfuseAttributeEncoder?
     private let state = Mutex<(spans: [(SpanRecord, String)], dropped: Int)>(([], 0))
     private let wakeUps: AsyncStream<Void>.Continuation
     private let wakeUpStream: AsyncStream<Void>
@@ -64,7 +101,7 @@ public final class SpanEncodingPipeline: SpanSink {
         interval: Duration = .milliseconds(250)
     ) {
         self.sinks = sinks
-        self.addsLangfuseAttributes = addsLangfuseAttributes
+        self.langfuse = addsLangfuseAttributes ? LangfuseAttributeEncoder() : nil
         self.capacity = max(1, capacity)
         self.batchSize = max(1, batchSize)
         self.interval = interval
@@ -95,7 +132,7 @@ public final class SpanEncodingPipeline: SpanSink {
         encoded.reserveCapacity(taken.count)
         var failed = 0
         for (record, agent) in taken {
-            if let span = EncodedSpan.encoding(record, agent: agent, withLangfuseAttributes: addsLangfuseAttributes) {
+            if let span = EncodedSpan.encoding(record, agent: agent, langfuse: langfuse) {
                 encoded.append(span)
             } else {
                 failed += 1

@@ -38,7 +38,11 @@ public enum GatehouseSpans {
         attempts: Int = 1,
         error: String? = nil
     ) -> SpanRecord {
-        var attributes = [
+        // Room for every attribute a chat span can get here and after (conversation, content):
+        // one allocation instead of several as it grows.
+        var attributes: [SpanAttribute] = []
+        attributes.reserveCapacity(20)
+        attributes += [
             SpanAttribute(GenAIKey.operationName, operation),
             SpanAttribute(GenAIKey.providerName, provider),
             SpanAttribute(GenAIKey.requestModel, model),
@@ -91,7 +95,9 @@ public enum GatehouseSpans {
         endNanoseconds: UInt64,
         outcome: ToolOutcome
     ) -> SpanRecord {
-        var attributes = [
+        var attributes: [SpanAttribute] = []
+        attributes.reserveCapacity(12)
+        attributes += [
             SpanAttribute(MCPKey.methodName, "tools/call"),
             SpanAttribute(GenAIKey.operationName, "execute_tool"),
             SpanAttribute(GenAIKey.toolName, tool),
@@ -176,13 +182,30 @@ public enum LangfuseAttributes {
 
     /// What a Langfuse exporter adds to one of a run's spans.
     public static func attributes(for span: SpanRecord, agent: String) -> [SpanAttribute] {
+        let parts = parts(for: span, agent: agent)
+        return parts.trace + parts.observation + parts.span
+    }
+
+    /// The attributes in three groups, in this order: the trace's (name and user, the same on
+    /// every span of an agent), the observation's (type, and whether it is the trace's root; one
+    /// of a few), and the span's own (session, cost). The first two repeat, so an encoder can keep
+    /// them encoded.
+    public struct Parts: Sendable {
+        public var trace: [SpanAttribute]
+        public var observation: [SpanAttribute]
+        /// Names the `observation` group (its type, `+root` when it carries `as_root`).
+        public var observationKey: String
+        public var span: [SpanAttribute]
+    }
+
+    public static func parts(for span: SpanRecord, agent: String) -> Parts {
         let session: String
         if case .string(let conversation)? = span[attribute: GenAIKey.conversationID] {
             session = conversation
         } else {
             session = span.traceID
         }
-        return attributes(for: span, traceName: "invoke_agent \(agent)", sessionID: session, userID: agent)
+        return parts(for: span, traceName: "invoke_agent \(agent)", sessionID: session, userID: agent)
     }
 
     private static func decorate(
@@ -194,32 +217,37 @@ public enum LangfuseAttributes {
         -> SpanRecord
     {
         var span = span
-        span.attributes += attributes(for: span, traceName: traceName, sessionID: sessionID, userID: userID)
+        let parts = parts(for: span, traceName: traceName, sessionID: sessionID, userID: userID)
+        span.attributes += parts.trace + parts.observation + parts.span
         return span
     }
 
-    private static func attributes(
+    private static func parts(
         for span: SpanRecord,
         traceName: String,
         sessionID: String,
         userID: String
     )
-        -> [SpanAttribute]
+        -> Parts
     {
-        var attributes = [
-            SpanAttribute(LangfuseKey.traceName, traceName),
-            SpanAttribute(LangfuseKey.sessionID, sessionID),
-            SpanAttribute(LangfuseKey.userID, userID),
-            SpanAttribute(LangfuseKey.observationType, observationType(span)),
-        ]
+        let type = observationType(span)
+        var observation = [SpanAttribute(LangfuseKey.observationType, type)]
+        var observationKey = type
         // A run that continues the caller's trace still makes the Langfuse trace.
         if span.parentSpanID != nil, span[attribute: GenAIKey.operationName] == .string("invoke_agent") {
-            attributes.append(SpanAttribute(LangfuseKey.asRoot, true))
+            observation.append(SpanAttribute(LangfuseKey.asRoot, true))
+            observationKey += "+root"
         }
+        var own = [SpanAttribute(LangfuseKey.sessionID, sessionID)]
         if case .double(let cost)? = span[attribute: GatehouseKey.costUSD] {
-            attributes.append(SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"))
+            own.append(SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"))
         }
-        return attributes
+        return Parts(
+            trace: [SpanAttribute(LangfuseKey.traceName, traceName), SpanAttribute(LangfuseKey.userID, userID)],
+            observation: observation,
+            observationKey: observationKey,
+            span: own
+        )
     }
 
     /// `agent` for the run, `generation` for LLM calls, `tool` for tool calls, else `span`.

@@ -107,9 +107,26 @@ final class TraceMetricsSink: SpanSink, Sendable {
         let requests: CoreMetrics.Counter
     }
 
+    /// A label set, as the dictionary key of its handles.
+    private struct ChatLabels: Hashable {
+        let operation: String
+        let agent: String
+        let model: String
+        let provider: String
+        let errorType: String
+        let status: String
+    }
+
+    private struct ToolLabels: Hashable {
+        let agent: String
+        let tool: String
+        let errorType: String
+        let status: String
+    }
+
     /// Handles by label set, made once: a span's metrics are then one dictionary lookup.
-    private let chats = Mutex<[String: ChatHandles]>([:])
-    private let tools = Mutex<[String: ToolHandles]>([:])
+    private let chats = Mutex<[ChatLabels: ChatHandles]>([:])
+    private let tools = Mutex<[ToolLabels: ToolHandles]>([:])
 
     private func chatHandles(
         operation: String,
@@ -121,7 +138,14 @@ final class TraceMetricsSink: SpanSink, Sendable {
     )
         -> ChatHandles
     {
-        let key = Self.key([operation, agent, model, provider, errorType, status])
+        let key = ChatLabels(
+            operation: operation,
+            agent: agent,
+            model: model,
+            provider: provider,
+            errorType: errorType,
+            status: status
+        )
         if let handles = chats.withLock({ $0[key] }) { return handles }
         func tokens(_ type: String) -> CoreMetrics.Recorder {
             CoreMetrics.Recorder(
@@ -156,7 +180,7 @@ final class TraceMetricsSink: SpanSink, Sendable {
     }
 
     private func toolHandles(agent: String, tool: String, errorType: String, status: String) -> ToolHandles {
-        let key = Self.key([agent, tool, errorType, status])
+        let key = ToolLabels(agent: agent, tool: tool, errorType: errorType, status: status)
         if let handles = tools.withLock({ $0[key] }) { return handles }
         let handles = ToolHandles(
             duration: CoreMetrics.Timer(
@@ -172,11 +196,6 @@ final class TraceMetricsSink: SpanSink, Sendable {
         )
         tools.withLock { if $0.count < Self.maximumCachedHandles { $0[key] = handles } }
         return handles
-    }
-
-    /// One string for a label set (the values joined by a byte no label contains).
-    private static func key(_ values: [String]) -> String {
-        values.joined(separator: "\u{1}")
     }
 }
 
