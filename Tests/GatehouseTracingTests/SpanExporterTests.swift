@@ -52,13 +52,42 @@ struct SpanExporterTests {
                 startNanoseconds: 1,
                 endNanoseconds: 2
             )
-            return EncodedSpan(record: record, agent: "a", otlp: Data())
+            // Bytes a test can read back: the span's name, and for Langfuse a marker.
+            return EncodedSpan(
+                record: record,
+                agent: "a",
+                otlp: Data(record.name.utf8),
+                langfuseAttributes: Data("+lf".utf8)
+            )
         }
     }
 
-    /// Each batch body is its spans' names, so a test can see what arrived.
-    let encodeNames: @Sendable ([EncodedSpan]) throws -> [UInt8] = {
-        Array($0.map(\.record.name).joined(separator: ",").utf8)
+    /// Each batch body is its spans' bytes joined by commas, so a test can see what arrived.
+    let encodeNames: @Sendable ([Data]) throws -> [UInt8] = { spans in
+        Array(spans.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",").utf8)
+    }
+
+    @Test func aLangfuseExporterSendsEachSpanWithItsAttributesAndOthersWithout() async {
+        let langfuseCollector = ScriptedCollector([])
+        let otlpCollector = ScriptedCollector([])
+        let langfuse = SpanExporter(
+            name: "langfuse",
+            transport: langfuseCollector,
+            contentType: "application/x-protobuf",
+            encode: encodeNames,
+            addsLangfuseAttributes: true
+        )
+        let otlp = SpanExporter(
+            name: "otlp",
+            transport: otlpCollector,
+            contentType: "application/x-protobuf",
+            encode: encodeNames
+        )
+        for exporter in [langfuse, otlp] { exporter.accept(spans(2)) }
+        await langfuse.exportQueued()
+        await otlp.exportQueued()
+        #expect(langfuseCollector.received.map { String(decoding: $0, as: UTF8.self) } == ["s0+lf,s1+lf"])
+        #expect(otlpCollector.received.map { String(decoding: $0, as: UTF8.self) } == ["s0,s1"])
     }
 
     @Test func aCollectorAnswering503WithRetryAfterGetsEverySpanAfterTheRetry() async {

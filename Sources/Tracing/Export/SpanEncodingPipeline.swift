@@ -97,8 +97,8 @@ public final class SpanEncodingPipeline: SpanSink {
         sinks: [any EncodedSpanSink],
         addsLangfuseAttributes: Bool,
         capacity: Int = 20_000,
-        batchSize: Int = 256,
-        interval: Duration = .milliseconds(250)
+        batchSize: Int = 128,
+        interval: Duration = .milliseconds(100)
     ) {
         self.sinks = sinks
         self.langfuse = addsLangfuseAttributes ? LangfuseAttributeEncoder() : nil

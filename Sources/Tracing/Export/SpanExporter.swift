@@ -1,3 +1,4 @@
+public import Foundation
 internal import Synchronization
 
 /// Sends one encoded batch to a collector. The executable implements it over its HTTP client
@@ -77,9 +78,13 @@ public final class SpanExporter: EncodedSpanSink {
     public let maximumAttempts: Int
     private let transport: any SpanExportTransport
     private let contentType: String
-    private let encode: @Sendable ([EncodedSpan]) throws -> [UInt8]
+    /// Makes a request body of the spans' bytes (as this exporter sends them).
+    private let encode: @Sendable ([Data]) throws -> [UInt8]
+    /// A Langfuse exporter's spans carry its attributes (see `EncodedSpan.langfuseAttributes`).
+    private let addsLangfuseAttributes: Bool
     private let sleep: @Sendable (Duration) async throws -> Void
-    private let state = Mutex<(spans: [EncodedSpan], counts: Counts)>(([], Counts()))
+    /// Only the bytes wait here, not the spans they came from.
+    private let state = Mutex<(spans: [Data], counts: Counts)>(([], Counts()))
     private let wakeUps: AsyncStream<Void>.Continuation
     private let wakeUpStream: AsyncStream<Void>
     private let lastProblem = Mutex<String?>(nil)
@@ -88,7 +93,8 @@ public final class SpanExporter: EncodedSpanSink {
         name: String,
         transport: any SpanExportTransport,
         contentType: String,
-        encode: @escaping @Sendable ([EncodedSpan]) throws -> [UInt8],
+        encode: @escaping @Sendable ([Data]) throws -> [UInt8],
+        addsLangfuseAttributes: Bool = false,
         capacity: Int = 4096,
         batchSize: Int = 512,
         flushInterval: Duration = .seconds(1),
@@ -99,6 +105,7 @@ public final class SpanExporter: EncodedSpanSink {
         self.transport = transport
         self.contentType = contentType
         self.encode = encode
+        self.addsLangfuseAttributes = addsLangfuseAttributes
         self.capacity = max(1, capacity)
         self.batchSize = max(1, batchSize)
         self.flushInterval = flushInterval
@@ -109,6 +116,7 @@ public final class SpanExporter: EncodedSpanSink {
 
     /// Queues spans; never suspends. What does not fit is dropped and counted.
     public func accept(_ spans: [EncodedSpan]) {
+        let spans = addsLangfuseAttributes ? spans.map { $0.otlp + $0.langfuseAttributes } : spans.map(\.otlp)
         let full = state.withLock { state -> Bool in
             let room = capacity - state.spans.count
             let taken = spans.prefix(max(0, room))
@@ -143,7 +151,7 @@ public final class SpanExporter: EncodedSpanSink {
     /// Sends everything queued now, batch by batch (also at shutdown).
     public func exportQueued() async {
         while true {
-            let batch = state.withLock { state -> [EncodedSpan] in
+            let batch = state.withLock { state -> [Data] in
                 let batch = Array(state.spans.prefix(batchSize))
                 state.spans.removeFirst(batch.count)
                 state.counts.queued = state.spans.count
@@ -154,7 +162,7 @@ public final class SpanExporter: EncodedSpanSink {
         }
     }
 
-    private func send(_ batch: [EncodedSpan]) async {
+    private func send(_ batch: [Data]) async {
         let body: [UInt8]
         do {
             body = try encode(batch)
@@ -187,7 +195,7 @@ public final class SpanExporter: EncodedSpanSink {
         }
     }
 
-    private func drop(_ batch: [EncodedSpan], reason: String) {
+    private func drop(_ batch: [Data], reason: String) {
         state.withLock { $0.counts.droppedByCollector += batch.count }
         lastProblem.withLock { $0 = reason }
     }

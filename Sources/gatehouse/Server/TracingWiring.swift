@@ -70,14 +70,15 @@ struct TracingRuntime: Sendable {
                 transport: HTTPSpanTransport(definition: definition, client: client),
                 contentType: OTLPTraceEncoder.contentType,
                 encode: { spans in
-                    // A Langfuse exporter's spans carry its trace attributes: the span's bytes
-                    // followed by those of its Langfuse attributes (see `OTLPTraceEncoder`).
                     try OTLPTraceEncoder.request(
-                        isLangfuse ? spans.map { $0.otlp + $0.langfuseAttributes } : spans.map(\.otlp),
+                        spans,
                         resource: resource,
                         scope: ("gatehouse", GatehouseVersion.current)
                     )
                 },
+                // A Langfuse exporter's spans carry its trace attributes: the span's bytes followed
+                // by those of its Langfuse attributes (see `OTLPTraceEncoder`).
+                addsLangfuseAttributes: isLangfuse,
                 capacity: definition.queueCapacity,
                 batchSize: definition.batchSize,
                 flushInterval: definition.flushInterval
@@ -160,8 +161,8 @@ final class TraceStoreWriter: EncodedSpanSink, Sendable {
     let store: Store
     let settings: TraceStoreSettings
     let capacity = 20_000
-    /// Spans as the pipeline encoded them: they become rows on the writer's task.
-    private let state = Mutex<(spans: [EncodedSpan], dropped: Int)>(([], 0))
+    /// Rows made as the pipeline hands spans over (on its task, not the request's).
+    private let state = Mutex<(rows: [StoredSpan], dropped: Int)>(([], 0))
     private let wakeUps: AsyncStream<Void>.Continuation
     let rowsReady: AsyncStream<Void>
 
@@ -172,11 +173,12 @@ final class TraceStoreWriter: EncodedSpanSink, Sendable {
     }
 
     func accept(_ spans: [EncodedSpan]) {
+        let rows = spans.map(StoredSpanCoding.row)
         let wake = state.withLock { state -> Bool in
-            let room = max(0, capacity - state.spans.count)
-            state.spans.append(contentsOf: spans.prefix(room))
-            state.dropped += spans.count - min(room, spans.count)
-            return state.spans.count >= 512
+            let room = max(0, capacity - state.rows.count)
+            state.rows.append(contentsOf: rows.prefix(room))
+            state.dropped += rows.count - min(room, rows.count)
+            return state.rows.count >= 256
         }
         if wake { wakeUps.yield() }
     }
@@ -185,14 +187,13 @@ final class TraceStoreWriter: EncodedSpanSink, Sendable {
     func wake() { wakeUps.yield() }
 
     func take() -> [StoredSpan] {
-        let spans = state.withLock { state in
-            defer { state.spans.removeAll(keepingCapacity: true) }
-            return state.spans
+        state.withLock { state in
+            defer { state.rows.removeAll(keepingCapacity: true) }
+            return state.rows
         }
-        return spans.map(StoredSpanCoding.row)
     }
 
-    var queued: Int { state.withLock { $0.spans.count } }
+    var queued: Int { state.withLock { $0.rows.count } }
     var dropped: Int { state.withLock { $0.dropped } }
 
     func noteDropped(_ count: Int) {
