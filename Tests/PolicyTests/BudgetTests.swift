@@ -16,6 +16,22 @@ struct BudgetTests {
         #expect(BudgetPeriod.day.start(of: Self.december) == Date(timeIntervalSince1970: 1_796_515_200))
     }
 
+    @Test func periodKeysAgreeWithTheCalendarAtBoundaries() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        // Last and first seconds of days, months and years, a leap day, and a time of day past noon.
+        let instants: [TimeInterval] = [
+            1_798_761_599, 1_798_761_600, 1_709_164_800, 1_709_251_199, 951_782_400, 0, 1_796_595_000.75,
+        ]
+        for instant in instants {
+            let date = Date(timeIntervalSince1970: instant)
+            let parts = calendar.dateComponents([.year, .month, .day], from: date)
+            let month = String(format: "%04d-%02d", parts.year ?? 0, parts.month ?? 0)
+            #expect(BudgetPeriod.month.key(of: date) == month)
+            #expect(BudgetPeriod.day.key(of: date) == month + String(format: "-%02d", parts.day ?? 0))
+        }
+    }
+
     @Test func spendRollsOverWithItsPeriod() {
         let spend = BudgetSpend()
         spend.add(agent: "a", picoUSD: 5, at: Self.december)

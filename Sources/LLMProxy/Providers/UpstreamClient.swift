@@ -26,6 +26,8 @@ public final class UpstreamClient: Sendable {
         // A refused connection must fail the attempt at once so failover moves on; the gateway's
         // own failover is the retry.
         clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        // The gateway traces calls itself; the client's own span per request would only cost time.
+        clientConfiguration.tracing.tracer = nil
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
 

@@ -103,20 +103,20 @@ public final class UpstreamServer: Sendable {
         self.maximumPending = configuration.maximumPendingPerServer
         self.group = group
         if case .streamableHTTP(let endpoint) = definition.transport {
-            self.httpClient = HTTPClient(
-                eventLoopGroupProvider: .shared(group),
-                configuration: .init(
-                    timeout: .init(
-                        connect: TimeAmount(endpoint.connectTimeout),
-                        read: TimeAmount(configuration.requestTimeout)
-                    ),
-                    // Calls in flight each need a connection (HTTP/1.1): the default of 8 would queue them.
-                    connectionPool: .init(
-                        idleTimeout: .seconds(60),
-                        concurrentHTTP1ConnectionsPerHostSoftLimit: min(configuration.maximumPendingPerServer, 256)
-                    )
+            var clientConfiguration = HTTPClient.Configuration(
+                timeout: .init(
+                    connect: TimeAmount(endpoint.connectTimeout),
+                    read: TimeAmount(configuration.requestTimeout)
+                ),
+                // Calls in flight each need a connection (HTTP/1.1): the default of 8 would queue them.
+                connectionPool: .init(
+                    idleTimeout: .seconds(60),
+                    concurrentHTTP1ConnectionsPerHostSoftLimit: min(configuration.maximumPendingPerServer, 256)
                 )
             )
+            // The gateway traces tool calls itself; the client's own span per request would only cost time.
+            clientConfiguration.tracing.tracer = nil
+            self.httpClient = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: clientConfiguration)
         } else {
             self.httpClient = nil
         }

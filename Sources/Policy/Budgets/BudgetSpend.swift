@@ -6,15 +6,23 @@ public enum BudgetPeriod: String, Sendable, CaseIterable {
     case day
     case month
 
-    /// The period `date` falls in, as a sortable key (`2026-12-06`, `2026-12`).
+    /// The period `date` falls in, as a sortable key (`2026-12-06`, `2026-12`). Every priced call
+    /// asks for both keys, so the fields come from `gmtime_r` and the digits are written directly
+    /// (a calendar and `String(format:)` cost microseconds each on the request path).
     public func key(of date: Date) -> String {
-        let parts = Self.calendar.dateComponents([.year, .month, .day], from: date)
-        let year = parts.year ?? 1970
-        let month = parts.month ?? 1
+        var seconds = Int(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let yearAndMonth = Self.digits(Int(parts.tm_year) + 1900, 4) + "-" + Self.digits(Int(parts.tm_mon) + 1, 2)
         switch self {
-        case .day: return String(format: "%04d-%02d-%02d", year, month, parts.day ?? 1)
-        case .month: return String(format: "%04d-%02d", year, month)
+        case .day: return yearAndMonth + "-" + Self.digits(Int(parts.tm_mday), 2)
+        case .month: return yearAndMonth
         }
+    }
+
+    private static func digits(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 
     /// When the period that holds `date` began.

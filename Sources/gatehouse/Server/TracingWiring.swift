@@ -60,6 +60,8 @@ struct TracingRuntime: Sendable {
             var settings = HTTPClient.Configuration()
             settings.timeout.connect = .seconds(2)
             settings.connectionPool.retryConnectionEstablishment = false
+            // Exporting must not trace itself.
+            settings.tracing.tracer = nil
             client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
         }
         for definition in configuration.exporters {
