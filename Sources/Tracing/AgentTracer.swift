@@ -464,11 +464,11 @@ public final class AgentTracer: TraceRecorder {
         runs.end(handle.key, at: end.endNanoseconds)
     }
 
-    /// Opens or continues the caller's run; a run ended to make room gets its root now.
+    /// Opens or continues the caller's run; runs ended to make room get their roots now.
     private func begin(_ caller: TraceCaller, at now: UInt64) -> (RunKey, RunContext) {
         let key = caller.runKey
         let (context, evicted) = runs.begin(key, agent: caller.agent, callerParent: caller.traceParent, at: now)
-        if let evicted { emitRoot(evicted) }
+        for run in evicted { emitRoot(run) }
         return (key, context)
     }
 

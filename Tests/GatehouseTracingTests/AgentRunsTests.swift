@@ -30,7 +30,7 @@ struct AgentRunsTests {
         let runs = AgentRuns()
         let key = RunKey.agent("demo")
         let first = runs.begin(key, agent: "demo", callerParent: nil, at: 10 * second)
-        #expect(first.context.opened && first.evicted == nil)
+        #expect(first.context.opened && first.evicted.isEmpty)
         let asked = RequestedToolCall(
             id: "call_1",
             name: "notes__add",
@@ -108,6 +108,19 @@ struct AgentRunsTests {
         #expect(finished.parentSpanID == "b7ad6b7169203331")
     }
 
+    @Test func aFullTableEndsItsLeastRecentlyActiveRunsInABatch() {
+        let runs = AgentRuns(maximumRuns: 128)
+        for index in 0..<128 {
+            _ = runs.begin(.agent("a\(index)"), agent: "a\(index)", callerParent: nil, at: UInt64(128 - index) * second)
+        }
+        let next = runs.begin(.agent("new"), agent: "new", callerParent: nil, at: 200 * second)
+        #expect(next.context.opened)
+        // A 64th of the table: the two least recently active (the last two opened, at 1 s and 2 s).
+        #expect(next.evicted.map(\.agent) == ["a127", "a126"])
+        #expect(runs.openRunCount == 127)
+        #expect(runs.begin(.agent("newer"), agent: "newer", callerParent: nil, at: 201 * second).evicted.isEmpty)
+    }
+
     @Test func runsAreBoundedAndIdleRunsExpire() {
         let runs = AgentRuns(idleWindow: .seconds(5), maximumRuns: 3, maximumPendingToolCalls: 2)
         for index in 0..<3 {
@@ -117,7 +130,7 @@ struct AgentRunsTests {
         }
         // A fourth run ends the least recently active one.
         let fourth = runs.begin(.agent("a3"), agent: "a3", callerParent: nil, at: 3 * second)
-        #expect(fourth.evicted?.agent == "a0")
+        #expect(fourth.evicted.map(\.agent) == ["a0"])
         #expect(runs.openRunCount == 3)
         // Pending tool calls are bounded too: the oldest go first.
         let calls = (0..<3).map { RequestedToolCall(id: "\($0)", name: "t", arguments: "{}") }

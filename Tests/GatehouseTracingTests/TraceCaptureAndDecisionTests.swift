@@ -214,6 +214,22 @@ struct RunAliasTests {
         #expect(runs.match(.mcpSession(agent: "a", id: "s1"), tool: "s__t", arguments: "{}")?.id == "c1")
     }
 
+    @Test func anUnmarkedCallJoinsTheAgentsMostRecentlyActiveSessionStillOpen() {
+        let runs = AgentRuns()
+        let (first, _) = runs.begin(.mcpSession(agent: "a", id: "s1"), agent: "a", callerParent: nil, at: 1)
+        let (second, _) = runs.begin(.mcpSession(agent: "a", id: "s2"), agent: "a", callerParent: nil, at: 2)
+        runs.end(.mcpSession(agent: "a", id: "s1"), at: 5)
+        runs.end(.mcpSession(agent: "a", id: "s2"), at: 3)
+        let (llm, _) = runs.begin(.agent("a"), agent: "a", callerParent: nil, at: 6)
+        #expect(llm.traceID == first.traceID)
+        // The run the call joined ends, and takes the alias with it: the next unmarked call
+        // joins the session still open.
+        #expect(runs.answered(.agent("a"), toolCalls: [], chatSpanID: "x", at: 7)?.traceID == first.traceID)
+        let (next, _) = runs.begin(.agent("a"), agent: "a", callerParent: nil, at: 8)
+        #expect(next.traceID == second.traceID)
+        #expect(runs.openRunCount == 1)
+    }
+
     @Test func namedRunsNeverJoinOthers() {
         let runs = AgentRuns()
         let (plain, _) = runs.begin(.agent("a"), agent: "a", callerParent: nil, at: 1)

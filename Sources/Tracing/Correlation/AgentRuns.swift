@@ -64,8 +64,9 @@ public struct FinishedRun: Sendable, Equatable {
 /// The open agent runs. A run opens at an agent's first call with no open run for its key and
 /// ends at an LLM answer without tool calls, or after `idleWindow` without activity (its root then
 /// ends at its last activity). Tool calls a model asked for wait in the run until the agent calls
-/// the matching tool, matched by name and canonical arguments. Bounded: past `maximumRuns` the
-/// least recently active run ends early, and a run keeps at most `maximumPendingToolCalls`.
+/// the matching tool, matched by name and canonical arguments. Bounded: at `maximumRuns` the least
+/// recently active runs end early (a 64th of them at once, so a flood of new runs scans the table
+/// once per batch, not once per run), and a run keeps at most `maximumPendingToolCalls`.
 public final class AgentRuns: Sendable {
     private struct Run {
         let agent: String
@@ -86,8 +87,29 @@ public final class AgentRuns: Sendable {
     /// its unmarked LLM calls are one run when neither carries a stronger marker (a client whose
     /// MCP connection has a session while its LLM SDK sends nothing).
     private struct State {
-        var runs: [RunKey: Run] = [:]
-        var aliases: [RunKey: RunKey] = [:]
+        private(set) var runs: [RunKey: Run] = [:]
+        private(set) var aliases: [RunKey: RunKey] = [:]
+        /// The keys standing for each run (the inverse of `aliases`), so a run's end drops its
+        /// aliases without a scan.
+        private var aliasesOf: [RunKey: [RunKey]] = [:]
+        /// Each agent's MCP sessions with an open run of their own, so an unmarked call finds
+        /// its partner among its agent's sessions instead of among every open run.
+        private var sessionRunsOf: [String: Set<String>] = [:]
+
+        subscript(run key: RunKey) -> Run? {
+            get { runs[key] }
+            set {
+                if case .mcpSession(let agent, let id) = key {
+                    if newValue == nil {
+                        sessionRunsOf[agent]?.remove(id)
+                        if sessionRunsOf[agent]?.isEmpty == true { sessionRunsOf[agent] = nil }
+                    } else if runs[key] == nil {
+                        sessionRunsOf[agent, default: []].insert(id)
+                    }
+                }
+                runs[key] = newValue
+            }
+        }
 
         /// The key a run is filed under for `key`: its own, or the one it joined.
         func resolve(_ key: RunKey) -> RunKey {
@@ -101,18 +123,37 @@ public final class AgentRuns: Sendable {
             case .mcpSession(let agent, _):
                 return runs[.agent(agent)] != nil ? .agent(agent) : nil
             case .agent(let agent):
-                return runs.filter {
-                    if case .mcpSession(agent, _) = $0.key { return true }
-                    return false
-                }.max { $0.value.lastActivityNanoseconds < $1.value.lastActivityNanoseconds }?.key
+                var latest: (key: RunKey, activity: UInt64)?
+                for id in sessionRunsOf[agent] ?? [] {
+                    let session = RunKey.mcpSession(agent: agent, id: id)
+                    guard let run = runs[session] else { continue }
+                    if latest.map({ run.lastActivityNanoseconds > $0.activity }) ?? true {
+                        latest = (session, run.lastActivityNanoseconds)
+                    }
+                }
+                return latest?.key
             case .trace, .named:
                 return nil
             }
         }
 
+        mutating func alias(_ key: RunKey, to target: RunKey) {
+            dropAlias(key)
+            aliases[key] = target
+            aliasesOf[target, default: []].append(key)
+        }
+
+        mutating func dropAlias(_ key: RunKey) {
+            guard let target = aliases.removeValue(forKey: key) else { return }
+            aliasesOf[target]?.removeAll { $0 == key }
+            if aliasesOf[target]?.isEmpty == true { aliasesOf[target] = nil }
+        }
+
+        /// Ends a run: it, the keys that joined it, and its own alias if it had one.
         mutating func remove(_ key: RunKey) {
-            runs[key] = nil
-            aliases = aliases.filter { $0.value != key && $0.key != key }
+            self[run: key] = nil
+            for alias in aliasesOf.removeValue(forKey: key) ?? [] { aliases[alias] = nil }
+            dropAlias(key)
         }
     }
 
@@ -125,35 +166,36 @@ public final class AgentRuns: Sendable {
     }
 
     /// A call of the run begins; opens the run if none is open. Returns where the call's spans go,
-    /// and any run that had to end to make room.
+    /// and the runs that had to end to make room.
     public func begin(
         _ key: RunKey,
         agent: String,
         callerParent: TraceParent?,
         at now: UInt64
-    ) -> (context: RunContext, evicted: FinishedRun?) {
+    ) -> (context: RunContext, evicted: [FinishedRun]) {
         state.withLock { state in
             var filed = state.resolve(key)
             if state.runs[filed] == nil, let partner = state.partner(of: key) {
-                state.aliases[key] = partner
+                state.alias(key, to: partner)
                 filed = partner
             }
             if var run = state.runs[filed] {
                 run.inFlight += 1
                 run.callCount += 1
                 run.lastActivityNanoseconds = max(run.lastActivityNanoseconds, now)
-                state.runs[filed] = run
-                return (RunContext(traceID: run.traceID, rootSpanID: run.rootSpanID, opened: false), nil)
+                state[run: filed] = run
+                return (RunContext(traceID: run.traceID, rootSpanID: run.rootSpanID, opened: false), [])
             }
-            state.aliases[key] = nil
-            var evicted: FinishedRun?
-            if state.runs.count >= maximumRuns,
-                let oldest = state.runs.min(by: {
+            state.dropAlias(key)
+            var evicted: [FinishedRun] = []
+            if state.runs.count >= maximumRuns {
+                let oldest = state.runs.sorted {
                     $0.value.lastActivityNanoseconds < $1.value.lastActivityNanoseconds
-                })
-            {
-                state.remove(oldest.key)
-                evicted = Self.finished(oldest.key, oldest.value)
+                }.prefix(max(1, maximumRuns / 64))
+                for (oldKey, oldRun) in oldest {
+                    state.remove(oldKey)
+                    evicted.append(Self.finished(oldKey, oldRun))
+                }
             }
             let run = Run(
                 agent: agent,
@@ -165,7 +207,7 @@ public final class AgentRuns: Sendable {
                 inFlight: 1,
                 callCount: 1
             )
-            state.runs[key] = run
+            state[run: key] = run
             return (RunContext(traceID: run.traceID, rootSpanID: run.rootSpanID, opened: true), evicted)
         }
     }
@@ -177,7 +219,7 @@ public final class AgentRuns: Sendable {
             guard var run = state.runs[key] else { return }
             run.inFlight = max(0, run.inFlight - 1)
             run.lastActivityNanoseconds = max(run.lastActivityNanoseconds, now)
-            state.runs[key] = run
+            state[run: key] = run
         }
     }
 
@@ -197,7 +239,7 @@ public final class AgentRuns: Sendable {
             run.lastActivityNanoseconds = max(run.lastActivityNanoseconds, now)
             if toolCalls.isEmpty {
                 guard run.inFlight == 0 else {
-                    state.runs[key] = run
+                    state[run: key] = run
                     return nil
                 }
                 state.remove(key)
@@ -207,7 +249,7 @@ public final class AgentRuns: Sendable {
             if run.pending.count > maximumPendingToolCalls {
                 run.pending.removeFirst(run.pending.count - maximumPendingToolCalls)
             }
-            state.runs[key] = run
+            state[run: key] = run
             return nil
         }
     }
@@ -235,7 +277,7 @@ public final class AgentRuns: Sendable {
                 index = candidates.first { run.pending[$0].call.arguments == wanted } ?? oldest
             }
             let found = run.pending.remove(at: index)
-            state.runs[key] = run
+            state[run: key] = run
             return MatchedToolCall(id: found.call.id, chatSpanID: found.chatSpanID)
         }
     }
