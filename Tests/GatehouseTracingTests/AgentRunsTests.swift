@@ -149,16 +149,24 @@ struct AgentRunsTests {
         }
         var random = Zeros()
         // Zero time and zero randomness still make a valid id.
-        #expect(TraceIdentifiers.traceID(using: &random, seconds: 0) == "00000000000000010000000000000000")
+        #expect(TraceIdentifiers.traceID(using: &random, nanoseconds: 0) == "00000000000000010000000000000000")
+        // Seconds, then the fraction of the second in 1/65536ths (half a second: 8000), then
+        // random bits.
         var more = Zeros(values: [0xabc, 0x1])
-        #expect(TraceIdentifiers.traceID(using: &more, seconds: 0x6a00_0001) == "6a00000100000abc0000000000000001")
-        // Later ids sort after earlier ones, whatever their random part.
-        var high = Zeros(values: [.max, .max])
-        var low = Zeros(values: [0, 0])
-        #expect(
-            TraceIdentifiers.traceID(using: &high, seconds: 1_800_000_000)
-                < TraceIdentifiers.traceID(using: &low, seconds: 1_800_000_001)
-        )
+        let halfPast: UInt64 = 0x6a00_0001 * 1_000_000_000 + 500_000_000
+        #expect(TraceIdentifiers.traceID(using: &more, nanoseconds: halfPast) == "6a00000180000abc0000000000000001")
+        // Later ids sort after earlier ones, whatever their random part, also within a second.
+        let pairs: [(earlier: UInt64, later: UInt64)] = [
+            (1_800_000_000_000_000_000, 1_800_000_001_000_000_000), (halfPast, halfPast + 20_000),
+        ]
+        for pair in pairs {
+            var high = Zeros(values: [.max, .max])
+            var low = Zeros(values: [0, 0])
+            #expect(
+                TraceIdentifiers.traceID(using: &high, nanoseconds: pair.earlier)
+                    < TraceIdentifiers.traceID(using: &low, nanoseconds: pair.later)
+            )
+        }
         #expect(TraceIdentifiers.traceID().count == 32)
         let span = TraceIdentifiers.spanID()
         #expect(span.count == 16 && span != String(repeating: "0", count: 16))

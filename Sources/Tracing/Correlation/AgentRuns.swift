@@ -199,7 +199,7 @@ public final class AgentRuns: Sendable {
             }
             let run = Run(
                 agent: agent,
-                traceID: callerParent?.traceID ?? TraceIdentifiers.traceID(),
+                traceID: callerParent?.traceID ?? TraceIdentifiers.traceID(nanoseconds: now),
                 rootSpanID: TraceIdentifiers.spanID(),
                 parentSpanID: callerParent?.parentSpanID,
                 startNanoseconds: now,
