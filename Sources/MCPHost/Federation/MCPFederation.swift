@@ -43,6 +43,11 @@ public final class MCPFederation: Sendable {
     let sessions: MCPSessionTable
     public let versions = MCPVersionSupport.default
     private let catalogState = Mutex(FederatedCatalog.empty)
+    /// Held while a catalog is built from the servers' snapshots and stored. Servers that come up
+    /// together rebuild at once; unserialized, a rebuild that read the snapshots before another
+    /// server's tools arrived could store its catalog last and lose those tools until the next
+    /// refresh.
+    private let rebuilding = Mutex(())
     private let resourceOwners = Mutex<[String: String]>([:])
     private let listRequests = Atomic<UInt64>(0)
     /// Open 2026 `subscriptions/listen` streams; `isClosed` once shutdown has ended them.
@@ -170,11 +175,13 @@ public final class MCPFederation: Sendable {
     }
 
     private func rebuildCatalog() {
-        let rebuilt = FederatedCatalog(servers: servers.map { ($0.definition, $0.snapshot) }, logger: logger)
-        let changed = catalogState.withLock { current -> Bool in
-            let before = current.listed(scope: nil)
-            current = rebuilt
-            return before != rebuilt.listed(scope: nil)
+        let changed = rebuilding.withLock { _ -> Bool in
+            let rebuilt = FederatedCatalog(servers: servers.map { ($0.definition, $0.snapshot) }, logger: logger)
+            return catalogState.withLock { current -> Bool in
+                let before = current.listed(scope: nil)
+                current = rebuilt
+                return before != rebuilt.listed(scope: nil)
+            }
         }
         guard changed else { return }
         let notification = JSONRPCMessage.notification(method: "notifications/tools/list_changed")
