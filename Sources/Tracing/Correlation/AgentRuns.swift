@@ -88,7 +88,7 @@ public final class AgentRuns: Sendable {
     /// MCP connection has a session while its LLM SDK sends nothing).
     private struct State {
         private(set) var runs: [RunKey: Run] = [:]
-        private(set) var aliases: [RunKey: RunKey] = [:]
+        private var aliases: [RunKey: RunKey] = [:]
         /// The keys standing for each run (the inverse of `aliases`), so a run's end drops its
         /// aliases without a scan.
         private var aliasesOf: [RunKey: [RunKey]] = [:]

@@ -116,11 +116,13 @@ public final class SpanExporter: EncodedSpanSink {
 
     /// Queues spans; never suspends. What does not fit is dropped and counted.
     public func accept(_ spans: [EncodedSpan]) {
-        let spans = addsLangfuseAttributes ? spans.map { $0.otlp + $0.langfuseAttributes } : spans.map(\.otlp)
         let full = state.withLock { state -> Bool in
             let room = capacity - state.spans.count
             let taken = spans.prefix(max(0, room))
-            state.spans.append(contentsOf: taken)
+            // Only spans that fit get their bytes put together (a dead collector fills the queue).
+            for span in taken {
+                state.spans.append(addsLangfuseAttributes ? span.otlp + span.langfuseAttributes : span.otlp)
+            }
             state.counts.droppedQueueFull += spans.count - taken.count
             state.counts.queued = state.spans.count
             return state.spans.count >= batchSize
