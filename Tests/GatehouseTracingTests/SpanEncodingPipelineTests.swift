@@ -41,7 +41,7 @@ struct SpanEncodingPipelineTests {
         #expect(store.all.map(\.otlp) == exporter.all.map(\.otlp))
         let expected = try [span(0), span(1), span(2)].map { try OTLPTraceEncoder.encode($0) }
         #expect(store.all.map(\.otlp) == expected)
-        #expect(store.all.allSatisfy { $0.langfuseAttributes.isEmpty })
+        #expect(store.all.allSatisfy { $0.langfuse.isEmpty })
         // Drained: nothing is handed over twice.
         pipeline.drain()
         #expect(store.all.count == 3)
@@ -53,8 +53,8 @@ struct SpanEncodingPipelineTests {
         pipeline.accept([span(0)], agent: "demo")
         pipeline.drain()
         let encoded = try #require(sink.all.first)
-        #expect(!encoded.langfuseAttributes.isEmpty)
-        let asLangfuseGetsIt = OTLPTraceEncoder.decode(Array(encoded.otlp + encoded.langfuseAttributes))
+        #expect(encoded.langfuse.starts(with: encoded.otlp) && encoded.langfuse.count > encoded.otlp.count)
+        let asLangfuseGetsIt = OTLPTraceEncoder.decode(Array(encoded.langfuse))
         #expect(asLangfuseGetsIt == LangfuseAttributes.decorate([span(0)], agent: "demo").first)
         #expect(asLangfuseGetsIt?[attribute: LangfuseKey.observationType] == .string("generation"))
     }
@@ -75,6 +75,8 @@ struct SpanEncodingPipelineTests {
         {
             let whole = try OTLPTraceEncoder.encodeAttributes(LangfuseAttributes.attributes(for: record, agent: agent))
             #expect(try encoder.encode(record, agent: agent) == whole)
+            let own = try OTLPTraceEncoder.encode(record)
+            #expect(try encoder.encode(record, agent: agent, after: own) == own + whole)
         }
         // A root that continues a caller's trace is still Langfuse's trace root.
         let decoded = OTLPTraceEncoder.decode(

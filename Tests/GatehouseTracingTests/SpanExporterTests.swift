@@ -57,7 +57,7 @@ struct SpanExporterTests {
                 record: record,
                 agent: "a",
                 otlp: Data(record.name.utf8),
-                langfuseAttributes: Data("+lf".utf8)
+                langfuse: Data((record.name + "+lf").utf8)
             )
         }
     }

@@ -23,7 +23,7 @@ enum SampleRun {
                 startNanoseconds: start,
                 endNanoseconds: start + 1000 * ms,
                 attributes: [
-                    SpanAttribute(GenAIKey.operationName, "invoke_agent"), SpanAttribute(GatehouseKey.agent, "demo"),
+                    SpanAttribute(GenAIKey.operationName, "invoke_agent"), SpanAttribute(GenAIKey.agentName, "demo"),
                 ]
             ),
             SpanRecord(

@@ -8,67 +8,84 @@ public struct EncodedSpan: Sendable {
     public let agent: String
     /// The span as a serialized OTLP `Span`.
     public let otlp: Data
-    /// A span holding only the Langfuse attributes of this one (`OTLPTraceEncoder.encodeAttributes`):
-    /// `otlp` followed by these bytes is the span as a Langfuse exporter sends it. Empty when no
+    /// The span as a Langfuse exporter sends it: `otlp` followed by a span holding only the
+    /// Langfuse attributes (`LangfuseAttributeEncoder`), put together in one buffer. Empty when no
     /// Langfuse exporter is configured.
-    public let langfuseAttributes: Data
+    public let langfuse: Data
 
-    public init(record: SpanRecord, agent: String, otlp: Data, langfuseAttributes: Data = Data()) {
+    public init(record: SpanRecord, agent: String, otlp: Data, langfuse: Data = Data()) {
         self.record = record
         self.agent = agent
         self.otlp = otlp
-        self.langfuseAttributes = langfuseAttributes
+        self.langfuse = langfuse
     }
 
-    /// Encodes a span (and, when asked, its Langfuse attributes); nil if it cannot be encoded.
+    /// Encodes a span (and, when asked, its Langfuse form); nil if it cannot be encoded.
     public static func encoding(
         _ record: SpanRecord,
         agent: String,
         langfuse: LangfuseAttributeEncoder? = nil
     ) -> EncodedSpan? {
         guard let otlp = try? OTLPTraceEncoder.encode(record) else { return nil }
-        var extra = Data()
+        var withAttributes = Data()
         if let langfuse {
-            guard let encoded = try? langfuse.encode(record, agent: agent) else { return nil }
-            extra = encoded
+            guard let encoded = try? langfuse.encode(record, agent: agent, after: otlp) else { return nil }
+            withAttributes = encoded
         }
-        return EncodedSpan(record: record, agent: agent, otlp: otlp, langfuseAttributes: extra)
+        return EncodedSpan(record: record, agent: agent, otlp: otlp, langfuse: withAttributes)
     }
 }
 
-/// A span's Langfuse attributes, encoded to follow the span's own bytes. The groups that repeat
-/// (an agent's trace name and user, an observation type) are encoded once and kept; only the
-/// span's session and cost are encoded each time.
+/// A span's Langfuse attributes, encoded to follow the span's own bytes. The trace and
+/// observation groups (an agent's trace name and user, the observation type) repeat, so each
+/// agent and type's pair is encoded once and kept: a span then costs one lookup and the encoding
+/// of its own group (session and cost).
 public final class LangfuseAttributeEncoder: Sendable {
-    /// Agents are bounded by configuration plus JWT subjects; past this many, an agent's group
-    /// is encoded every time instead of kept.
-    static let maximumKeptAgents = 10_000
-    private let kept = Mutex<(agents: [String: Data], observations: [String: Data])>(([:], [:]))
+    /// Agents are bounded by configuration plus JWT subjects; past this many kept groups, a
+    /// group is encoded every time instead of kept.
+    static let maximumKeptGroups = 10_000
+
+    private struct GroupKey: Hashable {
+        let agent: String
+        let observation: LangfuseAttributes.Observation
+    }
+
+    private let kept = Mutex<[GroupKey: Data]>([:])
 
     public init() {}
 
+    /// The span's Langfuse attributes, as a span holding only them.
     public func encode(_ span: SpanRecord, agent: String) throws(OTLPTraceEncoder.EncodingError) -> Data {
-        let parts = LangfuseAttributes.parts(for: span, agent: agent)
-        let (trace, observation) = kept.withLock { ($0.agents[agent], $0.observations[parts.observationKey]) }
-        var encoded: Data
-        if let trace {
-            encoded = trace
+        try encode(span, agent: agent, after: Data())
+    }
+
+    /// `encoded` (the span's own bytes) followed by its Langfuse attributes, in one buffer.
+    public func encode(
+        _ span: SpanRecord,
+        agent: String,
+        after encoded: Data
+    ) throws(OTLPTraceEncoder.EncodingError) -> Data {
+        let key = GroupKey(agent: agent, observation: LangfuseAttributes.Observation(of: span))
+        let group: Data
+        if let known = kept.withLock({ $0[key] }) {
+            group = known
         } else {
-            encoded = try OTLPTraceEncoder.encodeAttributes(parts.trace)
-            kept.withLock { [encoded] kept in
-                if kept.agents.count < Self.maximumKeptAgents { kept.agents[agent] = encoded }
+            group = try OTLPTraceEncoder.encodeAttributes(
+                LangfuseAttributes.traceAttributes(traceName: LangfuseAttributes.traceName(agent: agent), userID: agent)
+                    + key.observation.attributes
+            )
+            kept.withLock { [group] kept in
+                if kept.count < Self.maximumKeptGroups { kept[key] = group }
             }
         }
-        if let observation {
-            encoded += observation
-        } else {
-            let fresh = try OTLPTraceEncoder.encodeAttributes(parts.observation)
-            // A handful of types: always kept.
-            kept.withLock { $0.observations[parts.observationKey] = fresh }
-            encoded += fresh
-        }
-        encoded += try OTLPTraceEncoder.encodeAttributes(parts.span)
-        return encoded
+        let own = try OTLPTraceEncoder.encodeAttributes(
+            LangfuseAttributes.ownAttributes(of: span, sessionID: LangfuseAttributes.session(of: span))
+        )
+        var whole = Data(capacity: encoded.count + group.count + own.count)
+        whole.append(encoded)
+        whole.append(group)
+        whole.append(own)
+        return whole
     }
 }
 

@@ -80,7 +80,7 @@ public final class SpanExporter: EncodedSpanSink {
     private let contentType: String
     /// Makes a request body of the spans' bytes (as this exporter sends them).
     private let encode: @Sendable ([Data]) throws -> [UInt8]
-    /// A Langfuse exporter's spans carry its attributes (see `EncodedSpan.langfuseAttributes`).
+    /// A Langfuse exporter's spans carry its attributes (see `EncodedSpan.langfuse`).
     private let addsLangfuseAttributes: Bool
     private let sleep: @Sendable (Duration) async throws -> Void
     /// Only the bytes wait here, not the spans they came from.
@@ -119,10 +119,7 @@ public final class SpanExporter: EncodedSpanSink {
         let full = state.withLock { state -> Bool in
             let room = capacity - state.spans.count
             let taken = spans.prefix(max(0, room))
-            // Only spans that fit get their bytes put together (a dead collector fills the queue).
-            for span in taken {
-                state.spans.append(addsLangfuseAttributes ? span.otlp + span.langfuseAttributes : span.otlp)
-            }
+            for span in taken { state.spans.append(addsLangfuseAttributes ? span.langfuse : span.otlp) }
             state.counts.droppedQueueFull += spans.count - taken.count
             state.counts.queued = state.spans.count
             return state.spans.count >= batchSize

@@ -47,8 +47,6 @@ public enum CommonKey {
 public enum GatehouseKey {
     public static let costUSD = "gatehouse.cost.usd"
     public static let attempt = "gatehouse.attempt"
-    public static let agent = "gatehouse.agent"
-    public static let runID = "gatehouse.run.id"
     public static let policyRule = "gatehouse.policy.rule"
     public static let policyDecision = "gatehouse.policy.decision"
     /// Where the decision was taken: `admission`, or the guard flow (`prompt`, `tool_result`, …).

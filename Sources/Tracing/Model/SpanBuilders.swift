@@ -136,9 +136,18 @@ public enum GatehouseSpans {
         case jsonRPCError(code: Int, message: String)
     }
 
-    /// The run's root: `invoke_agent {agent}`, covering every call of the run.
+    /// The run's root: `invoke_agent {agent}`, covering every call of the run. The agent is
+    /// `gen_ai.agent.name` and the run's id is its trace id, so neither is repeated in attributes
+    /// of its own (every attribute is encoded for every exporter and stored).
     public static func run(_ run: FinishedRun) -> SpanRecord {
-        SpanRecord(
+        var attributes: [SpanAttribute] = []
+        // Room for the conversation id every emitted span gets.
+        attributes.reserveCapacity(3)
+        attributes += [
+            SpanAttribute(GenAIKey.operationName, "invoke_agent"),
+            SpanAttribute(GenAIKey.agentName, run.agent),
+        ]
+        return SpanRecord(
             traceID: run.traceID,
             spanID: run.rootSpanID,
             parentSpanID: run.parentSpanID,
@@ -146,12 +155,7 @@ public enum GatehouseSpans {
             kind: .internal,
             startNanoseconds: run.startNanoseconds,
             endNanoseconds: run.endNanoseconds,
-            attributes: [
-                SpanAttribute(GenAIKey.operationName, "invoke_agent"),
-                SpanAttribute(GenAIKey.agentName, run.agent),
-                SpanAttribute(GatehouseKey.agent, run.agent),
-                SpanAttribute(GatehouseKey.runID, run.traceID),
-            ]
+            attributes: attributes
         )
     }
 }
@@ -199,13 +203,52 @@ public enum LangfuseAttributes {
     }
 
     public static func parts(for span: SpanRecord, agent: String) -> Parts {
-        let session: String
-        if case .string(let conversation)? = span[attribute: GenAIKey.conversationID] {
-            session = conversation
-        } else {
-            session = span.traceID
+        parts(for: span, traceName: traceName(agent: agent), sessionID: session(of: span), userID: agent)
+    }
+
+    /// The trace's name for an agent's runs (the root span's name).
+    static func traceName(agent: String) -> String { "invoke_agent \(agent)" }
+
+    /// The session: the run's conversation (`gen_ai.conversation.id`), else its trace.
+    static func session(of span: SpanRecord) -> String {
+        if case .string(let conversation)? = span[attribute: GenAIKey.conversationID] { return conversation }
+        return span.traceID
+    }
+
+    /// What the `observation` group says: the type, and whether the span stands for the trace.
+    struct Observation: Hashable, Sendable {
+        let type: String
+        let isRoot: Bool
+
+        init(of span: SpanRecord) {
+            type = observationType(span)
+            // A run that continues the caller's trace still makes the Langfuse trace.
+            isRoot = span.parentSpanID != nil && span[attribute: GenAIKey.operationName] == .string("invoke_agent")
         }
-        return parts(for: span, traceName: "invoke_agent \(agent)", sessionID: session, userID: agent)
+
+        var attributes: [SpanAttribute] {
+            isRoot
+                ? [SpanAttribute(LangfuseKey.observationType, type), SpanAttribute(LangfuseKey.asRoot, true)]
+                : [SpanAttribute(LangfuseKey.observationType, type)]
+        }
+
+        var key: String { isRoot ? type + "+root" : type }
+    }
+
+    /// The trace group: the same on every span of an agent.
+    static func traceAttributes(traceName: String, userID: String) -> [SpanAttribute] {
+        [SpanAttribute(LangfuseKey.traceName, traceName), SpanAttribute(LangfuseKey.userID, userID)]
+    }
+
+    /// The span's own group: its session, and its cost when it has one.
+    static func ownAttributes(of span: SpanRecord, sessionID: String) -> [SpanAttribute] {
+        if case .double(let cost)? = span[attribute: GatehouseKey.costUSD] {
+            return [
+                SpanAttribute(LangfuseKey.sessionID, sessionID),
+                SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"),
+            ]
+        }
+        return [SpanAttribute(LangfuseKey.sessionID, sessionID)]
     }
 
     private static func decorate(
@@ -230,23 +273,12 @@ public enum LangfuseAttributes {
     )
         -> Parts
     {
-        let type = observationType(span)
-        var observation = [SpanAttribute(LangfuseKey.observationType, type)]
-        var observationKey = type
-        // A run that continues the caller's trace still makes the Langfuse trace.
-        if span.parentSpanID != nil, span[attribute: GenAIKey.operationName] == .string("invoke_agent") {
-            observation.append(SpanAttribute(LangfuseKey.asRoot, true))
-            observationKey += "+root"
-        }
-        var own = [SpanAttribute(LangfuseKey.sessionID, sessionID)]
-        if case .double(let cost)? = span[attribute: GatehouseKey.costUSD] {
-            own.append(SpanAttribute(LangfuseKey.costDetails, "{\"total\":\(cost)}"))
-        }
+        let observation = Observation(of: span)
         return Parts(
-            trace: [SpanAttribute(LangfuseKey.traceName, traceName), SpanAttribute(LangfuseKey.userID, userID)],
-            observation: observation,
-            observationKey: observationKey,
-            span: own
+            trace: traceAttributes(traceName: traceName, userID: userID),
+            observation: observation.attributes,
+            observationKey: observation.key,
+            span: ownAttributes(of: span, sessionID: sessionID)
         )
     }
 
