@@ -67,6 +67,9 @@ public final class SQLiteConnection {
 
     var isClosed: Bool { handle == nil }
 
+    /// Rows the last INSERT, UPDATE or DELETE changed.
+    public var changedRows: Int { handle.map { Int(sqlite3_changes64($0)) } ?? 0 }
+
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?

@@ -66,10 +66,14 @@ public struct TraceRunQuery: Sendable, Equatable {
 }
 
 extension Store {
-    /// Appends spans in one transaction.
-    public func recordSpans(_ spans: [StoredSpan]) async throws {
-        guard !spans.isEmpty else { return }
-        _ = try await write { connection throws in
+    /// Appends spans in one transaction. With `maximumSpans`, the same transaction then removes
+    /// the oldest spans past that many (`pruneTraceSpans`' count rule), so a busy store is kept at
+    /// its size a batch at a time rather than by one large delete now and then. Returns how many
+    /// went.
+    @discardableResult
+    public func recordSpans(_ spans: [StoredSpan], keepingAtMost maximumSpans: Int? = nil) async throws -> Int {
+        guard !spans.isEmpty else { return 0 }
+        return try await write { connection throws in
             let insert = try connection.cachedStatement(
                 """
                 INSERT INTO trace_spans (trace_id, span_id, parent_span_id, is_run_root, agent, name, kind, start_ns,
@@ -77,7 +81,7 @@ extension Store {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             )
-            try connection.transaction { () throws in
+            return try connection.transaction { () throws in
                 for span in spans {
                     try insert.run([
                         .text(span.traceID), .text(span.spanID), span.parentSpanID.map { .text($0) } ?? .null,
@@ -86,6 +90,8 @@ extension Store {
                         span.detail.value,
                     ])
                 }
+                guard let maximumSpans else { return 0 }
+                return try Self.removeOldestSpans(keeping: maximumSpans, connection)
             }
         }
     }
@@ -166,16 +172,23 @@ extension Store {
     @discardableResult
     public func pruneTraceSpans(olderThanNanoseconds: Int64, maximumSpans: Int) async throws -> Int {
         try await write { connection throws in
-            let before = try Self.spanCount(connection)
-            try connection.prepare("DELETE FROM trace_spans WHERE end_ns < ?").run([.integer(olderThanNanoseconds)])
-            let excess = try Self.spanCount(connection) - max(0, maximumSpans)
-            if excess > 0 {
-                try connection.prepare(
-                    "DELETE FROM trace_spans WHERE id IN (SELECT id FROM trace_spans ORDER BY id LIMIT ?)"
-                ).run([.integer(Int64(excess))])
-            }
-            return before - (try Self.spanCount(connection))
+            try connection.cachedStatement("DELETE FROM trace_spans WHERE end_ns < ?").run([
+                .integer(olderThanNanoseconds)
+            ])
+            let expired = connection.changedRows
+            return expired + (try Self.removeOldestSpans(keeping: maximumSpans, connection))
         }
+    }
+
+    /// Removes the spans with the lowest ids (the oldest written) so that at most `maximumSpans`
+    /// remain. Ids only grow and removals take the oldest, so every span kept has an id among the
+    /// newest `maximumSpans`: one range delete on the primary key, with no count of the table (a
+    /// scan of an index). Where age removals left gaps below, fewer spans than the maximum stay.
+    private static func removeOldestSpans(keeping maximumSpans: Int, _ connection: SQLiteConnection) throws -> Int {
+        try connection.cachedStatement(
+            "DELETE FROM trace_spans WHERE id <= (SELECT max(id) FROM trace_spans) - ?"
+        ).run([.integer(Int64(max(0, maximumSpans)))])
+        return connection.changedRows
     }
 
     /// Well under SQLite's limit on bound parameters (32766 since 3.32).
@@ -183,12 +196,6 @@ extension Store {
 
     private static let spanColumns =
         "trace_id, span_id, parent_span_id, is_run_root, agent, name, kind, start_ns, end_ns, status, detail"
-
-    private static func spanCount(_ connection: SQLiteConnection) throws -> Int {
-        guard case .integer(let count)? = try connection.prepare("SELECT COUNT(*) FROM trace_spans").run().first?.first
-        else { return 0 }
-        return Int(count)
-    }
 
     private static func span(_ row: [PreparedStatement.Value]) -> StoredSpan? {
         guard row.count == 11, case .text(let traceID) = row[0], case .text(let spanID) = row[1],

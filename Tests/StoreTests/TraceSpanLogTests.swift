@@ -100,4 +100,33 @@ struct TraceSpanLogTests {
         #expect(try await store.traceRuns(TraceRunQuery(limit: 2, offset: 3)).isEmpty)
         await store.close()
     }
+
+    @Test func aFullStoreKeepsItsSizeWithEveryBatchOldestFirst() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-traces-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try await Store.open(path: folder.appendingPathComponent("g.db").path, logger: logger)
+        func batch(_ range: Range<Int>) -> [StoredSpan] {
+            range.map { span("t\($0)", "s\($0)", parent: nil, root: true, start: Int64($0)) }
+        }
+        // Under the limit: nothing goes.
+        #expect(try await store.recordSpans(batch(0..<3), keepingAtMost: 5) == 0)
+        // Each batch past it removes as many of the oldest as it brings.
+        #expect(try await store.recordSpans(batch(3..<7), keepingAtMost: 5) == 2)
+        #expect(try await store.recordSpans(batch(7..<9), keepingAtMost: 5) == 2)
+        #expect(try await store.traceRuns(TraceRunQuery()).map(\.spanID) == ["s8", "s7", "s6", "s5", "s4"])
+        // A span that ended early, written among newer ones, goes by age and leaves a gap in the
+        // ids: the size rule then keeps fewer spans than its limit, never more.
+        let early = span("early", "e", parent: nil, root: true, start: 0)
+        let around = [span("t9", "s9", parent: nil, root: true, start: 9), early] + batch(10..<11)
+        #expect(try await store.recordSpans(around, keepingAtMost: 5) == 3)
+        #expect(try await store.pruneTraceSpans(olderThanNanoseconds: 11, maximumSpans: 5) == 1)
+        #expect(try await store.traceRuns(TraceRunQuery()).map(\.spanID) == ["s10", "s9", "s8", "s7"])
+        #expect(try await store.recordSpans(batch(11..<12), keepingAtMost: 4) == 2)
+        #expect(try await store.traceRuns(TraceRunQuery()).map(\.spanID) == ["s11", "s10", "s9"])
+        // A batch larger than the limit keeps its newest.
+        #expect(try await store.recordSpans(batch(12..<20), keepingAtMost: 3) == 8)
+        #expect(try await store.traceRuns(TraceRunQuery()).map(\.spanID) == ["s19", "s18", "s17"])
+        await store.close()
+    }
 }

@@ -157,8 +157,8 @@ struct HTTPSpanTransport: SpanExportTransport {
 }
 
 /// Spans on their way to the local store: a bounded buffer the request path appends to without
-/// waiting (a full buffer drops and counts), written in batches by its service, pruned to the
-/// retention settings once a minute.
+/// waiting (a full buffer drops and counts), written in batches by its service, kept to its size
+/// limit with every batch and pruned by age once a minute.
 final class TraceStoreWriter: EncodedSpanSink, Sendable {
     let store: Store
     let settings: TraceStoreSettings
@@ -202,12 +202,13 @@ final class TraceStoreWriter: EncodedSpanSink, Sendable {
         state.withLock { $0.dropped += count }
     }
 
-    /// Writes what is buffered (one transaction).
+    /// Writes what is buffered, and removes as many of the oldest spans as the size limit asks
+    /// (one transaction): a full store is kept at its size a batch at a time.
     func flush(logger: Logger) async {
         let rows = take()
         guard !rows.isEmpty else { return }
         do {
-            try await store.recordSpans(rows)
+            try await store.recordSpans(rows, keepingAtMost: settings.maximumSpans)
         } catch {
             noteDropped(rows.count)
             logger.warning(
