@@ -184,26 +184,12 @@ public enum LangfuseAttributes {
         }
     }
 
-    /// What a Langfuse exporter adds to one of a run's spans.
+    /// What a Langfuse exporter adds to one of a run's spans, in three groups in this order: the
+    /// trace's (name and user, the same on every span of an agent), the observation's (type, and
+    /// whether it is the trace's root), and the span's own (session, cost). The first two repeat,
+    /// so `LangfuseAttributeEncoder` keeps them encoded.
     public static func attributes(for span: SpanRecord, agent: String) -> [SpanAttribute] {
-        let parts = parts(for: span, agent: agent)
-        return parts.trace + parts.observation + parts.span
-    }
-
-    /// The attributes in three groups, in this order: the trace's (name and user, the same on
-    /// every span of an agent), the observation's (type, and whether it is the trace's root; one
-    /// of a few), and the span's own (session, cost). The first two repeat, so an encoder can keep
-    /// them encoded.
-    public struct Parts: Sendable {
-        public var trace: [SpanAttribute]
-        public var observation: [SpanAttribute]
-        /// Names the `observation` group (its type, `+root` when it carries `as_root`).
-        public var observationKey: String
-        public var span: [SpanAttribute]
-    }
-
-    public static func parts(for span: SpanRecord, agent: String) -> Parts {
-        parts(for: span, traceName: traceName(agent: agent), sessionID: session(of: span), userID: agent)
+        attributes(for: span, traceName: traceName(agent: agent), sessionID: session(of: span), userID: agent)
     }
 
     /// The trace's name for an agent's runs (the root span's name).
@@ -231,8 +217,6 @@ public enum LangfuseAttributes {
                 ? [SpanAttribute(LangfuseKey.observationType, type), SpanAttribute(LangfuseKey.asRoot, true)]
                 : [SpanAttribute(LangfuseKey.observationType, type)]
         }
-
-        var key: String { isRoot ? type + "+root" : type }
     }
 
     /// The trace group: the same on every span of an agent.
@@ -260,26 +244,20 @@ public enum LangfuseAttributes {
         -> SpanRecord
     {
         var span = span
-        let parts = parts(for: span, traceName: traceName, sessionID: sessionID, userID: userID)
-        span.attributes += parts.trace + parts.observation + parts.span
+        span.attributes += attributes(for: span, traceName: traceName, sessionID: sessionID, userID: userID)
         return span
     }
 
-    private static func parts(
+    private static func attributes(
         for span: SpanRecord,
         traceName: String,
         sessionID: String,
         userID: String
     )
-        -> Parts
+        -> [SpanAttribute]
     {
-        let observation = Observation(of: span)
-        return Parts(
-            trace: traceAttributes(traceName: traceName, userID: userID),
-            observation: observation.attributes,
-            observationKey: observation.key,
-            span: ownAttributes(of: span, sessionID: sessionID)
-        )
+        traceAttributes(traceName: traceName, userID: userID) + Observation(of: span).attributes
+            + ownAttributes(of: span, sessionID: sessionID)
     }
 
     /// `agent` for the run, `generation` for LLM calls, `tool` for tool calls, else `span`.
