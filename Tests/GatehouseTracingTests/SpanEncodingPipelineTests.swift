@@ -4,6 +4,13 @@ import Testing
 
 @testable import GatehouseTracing
 
+/// Keeps the records a pipeline hands over, with their agent, a call at a time.
+final class CollectedRecordCalls: SpanSink {
+    private let calls = Mutex<[(spans: [SpanRecord], agent: String)]>([])
+    var all: [(spans: [SpanRecord], agent: String)] { calls.withLock { $0 } }
+    func accept(_ spans: [SpanRecord], agent: String) { calls.withLock { $0.append((spans, agent)) } }
+}
+
 /// Keeps what the pipeline hands over.
 final class CollectedEncodedSpans: EncodedSpanSink {
     private let spans = Mutex<[EncodedSpan]>([])
@@ -39,12 +46,30 @@ struct SpanEncodingPipelineTests {
         #expect(store.all.map(\.record) == [span(0), span(1), span(2)])
         #expect(store.all.map(\.agent) == ["demo", "demo", "ops"])
         #expect(store.all.map(\.otlp) == exporter.all.map(\.otlp))
-        let expected = try [span(0), span(1), span(2)].map { try OTLPTraceEncoder.encode($0) }
+        let expected = [span(0), span(1), span(2)].map(OTLPTraceEncoder.encode)
         #expect(store.all.map(\.otlp) == expected)
         #expect(store.all.allSatisfy { $0.langfuse.isEmpty })
         // Drained: nothing is handed over twice.
         pipeline.drain()
         #expect(store.all.count == 3)
+    }
+
+    @Test func recordSinksGetTheRecordsOffTheRequestPathEachAgentsRunInOneCall() {
+        let metrics = CollectedRecordCalls()
+        let store = CollectedEncodedSpans()
+        let pipeline = SpanEncodingPipeline(sinks: [store], recordSinks: [metrics], addsLangfuseAttributes: false)
+        pipeline.accept([span(0), span(1)], agent: "demo")
+        pipeline.accept([span(2)], agent: "demo")
+        pipeline.accept([span(3)], agent: "ops")
+        pipeline.accept([span(4)], agent: "demo")
+        // Accepting only buffers: the request path does not feed the metrics.
+        #expect(metrics.all.isEmpty)
+        pipeline.drain()
+        #expect(metrics.all.map(\.agent) == ["demo", "ops", "demo"])
+        #expect(metrics.all.map(\.spans) == [[span(0), span(1), span(2)], [span(3)], [span(4)]])
+        #expect(store.all.count == 5)
+        pipeline.drain()
+        #expect(metrics.all.count == 3)
     }
 
     @Test func langfuseAttributesAreEncodedOnlyWhenAsked() throws {
@@ -73,14 +98,14 @@ struct SpanEncodingPipelineTests {
         )
         for (record, agent) in [(span(0), "demo"), (span(1), "demo"), (root, "demo"), (span(2), "ops"), (root, "demo")]
         {
-            let whole = try OTLPTraceEncoder.encodeAttributes(LangfuseAttributes.attributes(for: record, agent: agent))
-            #expect(try encoder.encode(record, agent: agent) == whole)
-            let own = try OTLPTraceEncoder.encode(record)
-            #expect(try encoder.encode(record, agent: agent, after: own) == own + whole)
+            let whole = OTLPTraceEncoder.encodeAttributes(LangfuseAttributes.attributes(for: record, agent: agent))
+            #expect(encoder.encode(record, agent: agent) == whole)
+            let own = OTLPTraceEncoder.encode(record)
+            #expect(encoder.encode(record, agent: agent, after: own) == own + whole)
         }
         // A root that continues a caller's trace is still Langfuse's trace root.
         let decoded = OTLPTraceEncoder.decode(
-            Array(try OTLPTraceEncoder.encode(root) + encoder.encode(root, agent: "demo"))
+            Array(OTLPTraceEncoder.encode(root) + encoder.encode(root, agent: "demo"))
         )
         #expect(decoded?[attribute: LangfuseKey.asRoot] == .bool(true))
         #expect(decoded?[attribute: LangfuseKey.observationType] == .string("agent"))

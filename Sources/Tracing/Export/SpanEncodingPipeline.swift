@@ -20,19 +20,19 @@ public struct EncodedSpan: Sendable {
         self.langfuse = langfuse
     }
 
-    /// Encodes a span (and, when asked, its Langfuse form); nil if it cannot be encoded.
+    /// Encodes a span (and, when asked, its Langfuse form).
     public static func encoding(
         _ record: SpanRecord,
         agent: String,
         langfuse: LangfuseAttributeEncoder? = nil
-    ) -> EncodedSpan? {
-        guard let otlp = try? OTLPTraceEncoder.encode(record) else { return nil }
-        var withAttributes = Data()
-        if let langfuse {
-            guard let encoded = try? langfuse.encode(record, agent: agent, after: otlp) else { return nil }
-            withAttributes = encoded
-        }
-        return EncodedSpan(record: record, agent: agent, otlp: otlp, langfuse: withAttributes)
+    ) -> EncodedSpan {
+        let otlp = OTLPTraceEncoder.encode(record)
+        return EncodedSpan(
+            record: record,
+            agent: agent,
+            otlp: otlp,
+            langfuse: langfuse?.encode(record, agent: agent, after: otlp) ?? Data()
+        )
     }
 }
 
@@ -55,22 +55,18 @@ public final class LangfuseAttributeEncoder: Sendable {
     public init() {}
 
     /// The span's Langfuse attributes, as a span holding only them.
-    public func encode(_ span: SpanRecord, agent: String) throws(OTLPTraceEncoder.EncodingError) -> Data {
-        try encode(span, agent: agent, after: Data())
+    public func encode(_ span: SpanRecord, agent: String) -> Data {
+        encode(span, agent: agent, after: Data())
     }
 
     /// `encoded` (the span's own bytes) followed by its Langfuse attributes, in one buffer.
-    public func encode(
-        _ span: SpanRecord,
-        agent: String,
-        after encoded: Data
-    ) throws(OTLPTraceEncoder.EncodingError) -> Data {
+    public func encode(_ span: SpanRecord, agent: String, after encoded: Data) -> Data {
         let key = GroupKey(agent: agent, observation: LangfuseAttributes.Observation(of: span))
         let group: Data
         if let known = kept.withLock({ $0[key] }) {
             group = known
         } else {
-            group = try OTLPTraceEncoder.encodeAttributes(
+            group = OTLPTraceEncoder.encodeAttributes(
                 LangfuseAttributes.traceAttributes(traceName: LangfuseAttributes.traceName(agent: agent), userID: agent)
                     + key.observation.attributes
             )
@@ -78,14 +74,13 @@ public final class LangfuseAttributeEncoder: Sendable {
                 if kept.count < Self.maximumKeptGroups { kept[key] = group }
             }
         }
-        let own = try OTLPTraceEncoder.encodeAttributes(
+        var writer = OTLPSpanWriter(capacity: encoded.count + group.count + 128)
+        writer.append(contentsOf: encoded)
+        writer.append(contentsOf: group)
+        writer.writeSpanAttributes(
             LangfuseAttributes.ownAttributes(of: span, sessionID: LangfuseAttributes.session(of: span))
         )
-        var whole = Data(capacity: encoded.count + group.count + own.count)
-        whole.append(encoded)
-        whole.append(group)
-        whole.append(own)
-        return whole
+        return Data(writer.bytes)
     }
 }
 
@@ -96,14 +91,16 @@ public protocol EncodedSpanSink: Sendable {
 
 /// Finished spans on their way to the exporters and the local store. The request path only
 /// appends to a bounded buffer (a full buffer drops the new spans and counts them); a background
-/// loop serializes each span once and hands the same bytes to every sink, so adding an exporter
-/// adds no encoding.
+/// loop hands the records to the sinks that read them (the trace metrics: a batch at a time, off
+/// the request path), then serializes each span once and hands the same bytes to every encoded
+/// sink, so adding an exporter adds no encoding.
 public final class SpanEncodingPipeline: SpanSink {
     public let capacity: Int
     /// Spans buffered before the loop is woken ahead of its interval.
     public let batchSize: Int
     public let interval: Duration
     private let sinks: [any EncodedSpanSink]
+    private let recordSinks: [any SpanSink]
     /// Set when a Langfuse exporter is configured.
     private let langfuse: LangfuseAttributeEncoder?
     private let state = Mutex<(spans: [(SpanRecord, String)], dropped: Int)>(([], 0))
@@ -112,12 +109,14 @@ public final class SpanEncodingPipeline: SpanSink {
 
     public init(
         sinks: [any EncodedSpanSink],
+        recordSinks: [any SpanSink] = [],
         addsLangfuseAttributes: Bool,
         capacity: Int = 20_000,
         batchSize: Int = 128,
         interval: Duration = .milliseconds(100)
     ) {
         self.sinks = sinks
+        self.recordSinks = recordSinks
         self.langfuse = addsLangfuseAttributes ? LangfuseAttributeEncoder() : nil
         self.capacity = max(1, capacity)
         self.batchSize = max(1, batchSize)
@@ -145,18 +144,22 @@ public final class SpanEncodingPipeline: SpanSink {
             return state.spans
         }
         guard !taken.isEmpty else { return }
-        var encoded: [EncodedSpan] = []
-        encoded.reserveCapacity(taken.count)
-        var failed = 0
-        for (record, agent) in taken {
-            if let span = EncodedSpan.encoding(record, agent: agent, langfuse: langfuse) {
-                encoded.append(span)
-            } else {
-                failed += 1
-            }
-        }
-        if failed > 0 { state.withLock { $0.dropped += failed } }
+        if !recordSinks.isEmpty { handRecords(taken) }
+        let encoded = taken.map { record, agent in EncodedSpan.encoding(record, agent: agent, langfuse: langfuse) }
         for sink in sinks { sink.accept(encoded) }
+    }
+
+    /// The records to the sinks that read them, each run of one agent's spans in one call.
+    private func handRecords(_ taken: [(SpanRecord, String)]) {
+        var start = 0
+        while start < taken.count {
+            let agent = taken[start].1
+            var end = start + 1
+            while end < taken.count, taken[end].1 == agent { end += 1 }
+            let records = taken[start..<end].map(\.0)
+            for sink in recordSinks { sink.accept(records, agent: agent) }
+            start = end
+        }
     }
 
     /// Drains every `interval`, and sooner when `batchSize` spans wait, until cancelled. One loop

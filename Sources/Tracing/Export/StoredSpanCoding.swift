@@ -7,7 +7,7 @@ public import Store
 /// both). Rows written before that keep their span as typed JSON text, still read.
 public enum StoredSpanCoding {
     public static func row(_ span: SpanRecord, agent: String, isRunRoot: Bool) -> StoredSpan {
-        row(span, agent: agent, isRunRoot: isRunRoot, encoded: (try? OTLPTraceEncoder.encode(span)) ?? Data())
+        row(span, agent: agent, isRunRoot: isRunRoot, encoded: OTLPTraceEncoder.encode(span))
     }
 
     /// The row of a span the pipeline encoded.

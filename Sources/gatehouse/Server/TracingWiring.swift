@@ -98,11 +98,16 @@ struct TracingRuntime: Sendable {
         for reason in configuration.disabledExporters {
             logger.info("trace exporter off", metadata: ["reason": "\(reason)"])
         }
-        var sinks: [any SpanSink] = [TraceMetricsSink(factory: metrics)]
+        let traceMetrics = TraceMetricsSink(factory: metrics)
+        var sinks: [any SpanSink] = []
         var pipeline: SpanEncodingPipeline?
-        if !encodedSinks.isEmpty {
+        if encodedSinks.isEmpty {
+            sinks.append(traceMetrics)
+        } else {
+            // The metrics are read off the spans in the pipeline's loop, a batch at a time.
             let encoding = SpanEncodingPipeline(
                 sinks: encodedSinks,
+                recordSinks: [traceMetrics],
                 addsLangfuseAttributes: configuration.exporters.contains { $0.kind == .langfuse }
             )
             sinks.append(encoding)
