@@ -101,9 +101,11 @@ import Testing
         #expect(metricLines(registry, containing: "mcp_server_operation_duration_seconds_count").count == 1)
     }
 
-    /// With a store or an exporter, the trace metrics are read off the spans in the encoding
-    /// pipeline's loop, not on the request path; the counts are the same.
-    @Test func traceMetricsAreCountedInThePipelineLoopWhenSpansAreEncoded() async throws {
+    /// The gateway's tracing wiring over a store in a scratch folder, its metrics in `registry`.
+    private func withRuntime(
+        _ configuration: TracingConfiguration,
+        _ body: (TracingRuntime, PrometheusCollectorRegistry) throws -> Void
+    ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -111,33 +113,6 @@ import Testing
             path: directory.appendingPathComponent("g.db").path,
             logger: Logger(label: "test")
         )
-        let registry = PrometheusCollectorRegistry()
-        let runtime = TracingRuntime.make(
-            configuration: TracingConfiguration(),
-            store: store,
-            metrics: PrometheusMetricsFactory(registry: registry),
-            logger: Logger(label: "test")
-        )
-        let pipeline = try #require(runtime.pipeline)
-        recordCalls(runtime.recorder)
-        #expect(metricLines(registry, containing: "gatehouse_agent_requests_total").isEmpty)
-        pipeline.drain()
-        expectCallMetrics(registry)
-        // The chat, its run's root, the tool call, the denied chat and the second run's root.
-        #expect(runtime.storeWriter?.queued == 5)
-    }
-
-    /// With neither, no pipeline runs: the tracer feeds the metrics itself.
-    @Test func traceMetricsAreCountedOnTheCallWhenNothingIsEncoded() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try await Store.open(
-            path: directory.appendingPathComponent("g.db").path,
-            logger: Logger(label: "test")
-        )
-        var configuration = TracingConfiguration()
-        configuration.store.isEnabled = false
         let registry = PrometheusCollectorRegistry()
         let runtime = TracingRuntime.make(
             configuration: configuration,
@@ -145,8 +120,31 @@ import Testing
             metrics: PrometheusMetricsFactory(registry: registry),
             logger: Logger(label: "test")
         )
-        #expect(runtime.pipeline == nil)
-        recordCalls(runtime.recorder)
-        expectCallMetrics(registry)
+        try body(runtime, registry)
+    }
+
+    /// With a store or an exporter, the trace metrics are read off the spans in the encoding
+    /// pipeline's loop, not on the request path; the counts are the same.
+    @Test func traceMetricsAreCountedInThePipelineLoopWhenSpansAreEncoded() async throws {
+        try await withRuntime(TracingConfiguration()) { runtime, registry in
+            let pipeline = try #require(runtime.pipeline)
+            recordCalls(runtime.recorder)
+            #expect(metricLines(registry, containing: "gatehouse_agent_requests_total").isEmpty)
+            pipeline.drain()
+            expectCallMetrics(registry)
+            // The chat, its run's root, the tool call, the denied chat and the second run's root.
+            #expect(runtime.storeWriter?.queued == 5)
+        }
+    }
+
+    /// With neither, no pipeline runs: the tracer feeds the metrics itself.
+    @Test func traceMetricsAreCountedOnTheCallWhenNothingIsEncoded() async throws {
+        var configuration = TracingConfiguration()
+        configuration.store.isEnabled = false
+        try await withRuntime(configuration) { runtime, registry in
+            #expect(runtime.pipeline == nil)
+            recordCalls(runtime.recorder)
+            expectCallMetrics(registry)
+        }
     }
 }

@@ -269,7 +269,8 @@ struct OTLPSpanWriter {
         }
     }
 
-    private static func nibble(_ digit: UInt8) -> UInt8? {
+    /// A hex digit's value (either case); nil for anything else.
+    static func nibble(_ digit: UInt8) -> UInt8? {
         switch digit {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10

@@ -201,7 +201,9 @@ public enum OTLPTraceEncoder {
             let valid = data.withUnsafeMutableBytes { (output: UnsafeMutableRawBufferPointer) -> Bool in
                 var index = 0
                 while index < utf8.count {
-                    guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return false }
+                    guard let high = OTLPSpanWriter.nibble(utf8[index]),
+                        let low = OTLPSpanWriter.nibble(utf8[index + 1])
+                    else { return false }
                     output[index / 2] = high << 4 | low
                     index += 2
                 }
@@ -222,15 +224,6 @@ public enum OTLPTraceEncoder {
                 index += 2
             }
             return index
-        }
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 }
