@@ -116,6 +116,46 @@ struct OTLPTraceEncoderTests {
         #expect(OTLPTraceEncoder.encodeAttributes([]).isEmpty)
     }
 
+    @Test func theRequestFramingWritesWhatSwiftProtobufWritesForTheWholeRequest() throws {
+        let resource = [SpanAttribute("service.name", "gatehouse"), SpanAttribute("service.version", "1.2.3")]
+        let framing = try OTLPTraceEncoder.RequestFraming(resource: resource, scope: ("gatehouse", "1.2.3"))
+        func reference(_ spans: [Data]) throws -> [UInt8] {
+            var scopeSpans = Gatehouse_Otlp_V1_PreEncodedScopeSpans()
+            scopeSpans.scope.name = "gatehouse"
+            scopeSpans.scope.version = "1.2.3"
+            scopeSpans.spans = spans
+            var resourceSpans = Gatehouse_Otlp_V1_PreEncodedResourceSpans()
+            resourceSpans.resource.attributes = resource.map(OTLPTraceEncoder.keyValue)
+            resourceSpans.scopeSpans = [scopeSpans]
+            var request = Gatehouse_Otlp_V1_PreEncodedTraceRequest()
+            request.resourceSpans = [resourceSpans]
+            return try request.serializedBytes()
+        }
+        var random = SeededRandom(seed: 5)
+        // Lengths either side of each varint width (1, 2 and 3 bytes), one span and many.
+        let batches: [[Data]] = [
+            [],
+            [Data()],
+            [OTLPTraceEncoder.encode(chat)],
+            [Data(repeating: 7, count: 127), Data(repeating: 8, count: 128)],
+            [Data(repeating: 1, count: 16_383), Data(repeating: 2, count: 16_384)],
+            (0..<300).map { _ in
+                Data((0..<Int(random.next() % 2_000)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+            },
+            [OTLPTraceEncoder.encode(chat)],
+        ]
+        // One buffer for every batch, as an exporter keeps it: each request replaces the last.
+        var body: [UInt8] = []
+        for spans in batches {
+            framing.write(spans, into: &body)
+            #expect(body == (try reference(spans)), "\(spans.count) spans")
+        }
+        #expect(
+            try OTLPTraceEncoder.request(batches[5], resource: resource, scope: ("gatehouse", "1.2.3"))
+                == (try reference(batches[5]))
+        )
+    }
+
     /// What swift-protobuf writes for the generated message: the reference for `OTLPSpanWriter`.
     func reference(_ record: SpanRecord) throws -> [UInt8] {
         try OTLPTraceEncoder.message(record).serializedBytes()

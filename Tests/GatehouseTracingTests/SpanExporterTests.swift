@@ -63,8 +63,8 @@ struct SpanExporterTests {
     }
 
     /// Each batch body is its spans' bytes joined by commas, so a test can see what arrived.
-    let encodeNames: @Sendable ([Data]) throws -> [UInt8] = { spans in
-        Array(spans.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",").utf8)
+    let encodeNames: @Sendable ([Data], inout [UInt8]) -> Void = { spans, body in
+        body.append(contentsOf: spans.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",").utf8)
     }
 
     @Test func aLangfuseExporterSendsEachSpanWithItsAttributesAndOthersWithout() async {
@@ -164,5 +164,25 @@ struct SpanExporterTests {
         loop.cancel()
         await loop.value
         #expect(exporter.counts.exported == 5)
+    }
+
+    @Test func eachBatchBodyHoldsOnlyItsOwnSpansWhenTheBufferIsReused() async {
+        let collector = ScriptedCollector([])
+        let exporter = SpanExporter(
+            name: "otlp",
+            transport: collector,
+            contentType: "application/x-protobuf",
+            encode: { spans, body in
+                // Appends without clearing: what the last body left must be gone already.
+                body.append(contentsOf: spans.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",").utf8)
+                body.append(contentsOf: ";".utf8)
+            },
+            batchSize: 4
+        )
+        exporter.accept(spans(6))
+        await exporter.exportQueued()
+        exporter.accept(spans(1))
+        await exporter.exportQueued()
+        #expect(collector.received.map { String(decoding: $0, as: UTF8.self) } == ["s0,s1,s2,s3;", "s4,s5;", "s0;"])
     }
 }

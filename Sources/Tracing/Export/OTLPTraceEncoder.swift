@@ -5,11 +5,12 @@ internal import SwiftProtobuf
 /// Spans in OTLP protobuf. A span is written by `OTLPSpanWriter` (the same bytes swift-protobuf
 /// makes from the generated message, `message(_:)`, several times faster); the export request
 /// around spans, and reading a span back, go through the types generated from the OpenTelemetry
-/// protos (`Sources/OTLPProtos`) and swift-protobuf. (OTLP/JSON is not offered: it writes ids as
+/// protos (`Sources/OTLPProtos`) and swift-protobuf (the request's framing around the spans' bytes
+/// is written by `RequestFraming`). (OTLP/JSON is not offered: it writes ids as
 /// hex where the generic protobuf JSON mapping writes base64.)
 ///
 /// Each span is serialized once (`encode(_:)`), on its own; an export request carries those bytes
-/// as they are (`request(_:resource:scope:)`), so every exporter and the local store share one
+/// as they are (`RequestFraming`), so every exporter and the local store share one
 /// encoding. A span's bytes followed by the bytes of a span holding only more attributes read as
 /// one span with all of them (protobuf merges repeated fields), which is how a Langfuse exporter
 /// adds its attributes without encoding the span again.
@@ -42,19 +43,76 @@ public enum OTLPTraceEncoder {
         resource: [SpanAttribute],
         scope: (name: String, version: String)
     ) throws(EncodingError) -> [UInt8] {
-        var scopeSpans = Gatehouse_Otlp_V1_PreEncodedScopeSpans()
-        scopeSpans.scope.name = scope.name
-        scopeSpans.scope.version = scope.version
-        scopeSpans.spans = encodedSpans
-        var resourceSpans = Gatehouse_Otlp_V1_PreEncodedResourceSpans()
-        resourceSpans.resource.attributes = resource.map(keyValue)
-        resourceSpans.scopeSpans = [scopeSpans]
-        var request = Gatehouse_Otlp_V1_PreEncodedTraceRequest()
-        request.resourceSpans = [resourceSpans]
-        do {
-            return try request.serializedBytes()
-        } catch {
-            throw EncodingError(description: "cannot encode the spans: \(error)")
+        var body: [UInt8] = []
+        try RequestFraming(resource: resource, scope: scope).write(encodedSpans, into: &body)
+        return body
+    }
+
+    /// The export request around spans already serialized, for one exporter: the resource and
+    /// scope are serialized once (by swift-protobuf, as the fields they are of `ResourceSpans` and
+    /// `ScopeSpans`), and each request is then those bytes and the spans' bytes with the tags and
+    /// lengths that nest them, written into a buffer the exporter keeps. A batch is hundreds of
+    /// kilobytes: a fresh buffer for each (zeroed by swift-protobuf, then copied) was a fresh
+    /// mapping from the allocator, and faulting its pages in cost more than the encoding. Tests
+    /// compare the bytes with swift-protobuf's serialization of the whole request.
+    public struct RequestFraming: Sendable {
+        /// `ResourceSpans.resource`, tag and length included.
+        private let resourceField: [UInt8]
+        /// `ScopeSpans.scope`, tag and length included.
+        private let scopeField: [UInt8]
+
+        public init(resource: [SpanAttribute], scope: (name: String, version: String)) throws(EncodingError) {
+            var resourceSpans = Gatehouse_Otlp_V1_PreEncodedResourceSpans()
+            resourceSpans.resource.attributes = resource.map(OTLPTraceEncoder.keyValue)
+            var scopeSpans = Gatehouse_Otlp_V1_PreEncodedScopeSpans()
+            scopeSpans.scope.name = scope.name
+            scopeSpans.scope.version = scope.version
+            do {
+                resourceField = try resourceSpans.serializedBytes()
+                scopeField = try scopeSpans.serializedBytes()
+            } catch {
+                throw EncodingError(description: "cannot encode the resource and scope: \(error)")
+            }
+        }
+
+        /// Replaces `body`'s bytes (keeping its storage) with the request carrying `spans`.
+        public func write(_ spans: [Data], into body: inout [UInt8]) {
+            var scopeSpansSize = scopeField.count
+            for span in spans { scopeSpansSize += Self.lengthDelimitedSize(span.count) }
+            let resourceSpansSize = resourceField.count + Self.lengthDelimitedSize(scopeSpansSize)
+            body.removeAll(keepingCapacity: true)
+            body.reserveCapacity(Self.lengthDelimitedSize(resourceSpansSize))
+            // ExportTraceServiceRequest.resource_spans = 1, ResourceSpans.scope_spans = 2,
+            // ScopeSpans.spans = 2; all length-delimited (wire type 2).
+            Self.writeHeader(field: 1, length: resourceSpansSize, into: &body)
+            body.append(contentsOf: resourceField)
+            Self.writeHeader(field: 2, length: scopeSpansSize, into: &body)
+            body.append(contentsOf: scopeField)
+            for span in spans {
+                Self.writeHeader(field: 2, length: span.count, into: &body)
+                body.append(contentsOf: span)
+            }
+        }
+
+        /// A length-delimited field of `length` bytes, with its one-byte tag and its length.
+        private static func lengthDelimitedSize(_ length: Int) -> Int {
+            var size = 2
+            var value = UInt64(length) >> 7
+            while value != 0 {
+                size += 1
+                value >>= 7
+            }
+            return size + length
+        }
+
+        private static func writeHeader(field: UInt8, length: Int, into body: inout [UInt8]) {
+            body.append(field << 3 | 2)
+            var value = UInt64(length)
+            while value >= 0x80 {
+                body.append(UInt8(truncatingIfNeeded: value) | 0x80)
+                value >>= 7
+            }
+            body.append(UInt8(value))
         }
     }
 
@@ -153,7 +211,7 @@ public enum OTLPTraceEncoder {
         return span
     }
 
-    private static func keyValue(_ attribute: SpanAttribute) -> Opentelemetry_Proto_Common_V1_KeyValue {
+    static func keyValue(_ attribute: SpanAttribute) -> Opentelemetry_Proto_Common_V1_KeyValue {
         var keyValue = Opentelemetry_Proto_Common_V1_KeyValue()
         keyValue.key = attribute.key
         keyValue.value = anyValue(attribute.value)

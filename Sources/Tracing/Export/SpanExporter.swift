@@ -78,8 +78,8 @@ public final class SpanExporter: EncodedSpanSink {
     public let maximumAttempts: Int
     private let transport: any SpanExportTransport
     private let contentType: String
-    /// Makes a request body of the spans' bytes (as this exporter sends them).
-    private let encode: @Sendable ([Data]) throws -> [UInt8]
+    /// Writes a request body of the spans' bytes (as this exporter sends them) into an empty buffer.
+    private let encode: @Sendable ([Data], inout [UInt8]) -> Void
     /// A Langfuse exporter's spans carry its attributes (see `EncodedSpan.langfuse`).
     private let addsLangfuseAttributes: Bool
     private let sleep: @Sendable (Duration) async throws -> Void
@@ -88,12 +88,17 @@ public final class SpanExporter: EncodedSpanSink {
     private let wakeUps: AsyncStream<Void>.Continuation
     private let wakeUpStream: AsyncStream<Void>
     private let lastProblem = Mutex<String?>(nil)
+    /// The last body's storage, written over by the next one: a batch's body is large, and a fresh
+    /// one each time would come as fresh pages to fault in.
+    private let keptBody = Mutex<[UInt8]>([])
+    /// A body larger than this (spans with much captured content) is not kept.
+    public static let maximumKeptBodyBytes = 4 << 20
 
     public init(
         name: String,
         transport: any SpanExportTransport,
         contentType: String,
-        encode: @escaping @Sendable ([Data]) throws -> [UInt8],
+        encode: @escaping @Sendable ([Data], inout [UInt8]) -> Void,
         addsLangfuseAttributes: Bool = false,
         capacity: Int = 4096,
         batchSize: Int = 512,
@@ -162,12 +167,14 @@ public final class SpanExporter: EncodedSpanSink {
     }
 
     private func send(_ batch: [Data]) async {
-        let body: [UInt8]
-        do {
-            body = try encode(batch)
-        } catch {
-            drop(batch, reason: "cannot encode: \(error)")
-            return
+        var body = keptBody.withLock { kept in
+            defer { kept = [] }
+            return kept
+        }
+        body.removeAll(keepingCapacity: true)
+        encode(batch, &body)
+        defer {
+            if body.capacity <= Self.maximumKeptBodyBytes { keptBody.withLock { [body] kept in kept = body } }
         }
         var attempt = 1
         while true {

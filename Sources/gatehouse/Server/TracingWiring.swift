@@ -64,20 +64,24 @@ struct TracingRuntime: Sendable {
             settings.tracing.tracer = nil
             client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: settings)
         }
+        let framing: OTLPTraceEncoder.RequestFraming?
+        do {
+            framing = try OTLPTraceEncoder.RequestFraming(
+                resource: resource,
+                scope: ("gatehouse", GatehouseVersion.current)
+            )
+        } catch {
+            framing = nil
+            logger.error("trace exporters off: cannot encode the service's resource", metadata: ["error": "\(error)"])
+        }
         for definition in configuration.exporters {
-            guard let client else { break }
+            guard let client, let framing else { break }
             let isLangfuse = definition.kind == .langfuse
             let exporter = SpanExporter(
                 name: definition.name,
                 transport: HTTPSpanTransport(definition: definition, client: client),
                 contentType: OTLPTraceEncoder.contentType,
-                encode: { spans in
-                    try OTLPTraceEncoder.request(
-                        spans,
-                        resource: resource,
-                        scope: ("gatehouse", GatehouseVersion.current)
-                    )
-                },
+                encode: { spans, body in framing.write(spans, into: &body) },
                 // A Langfuse exporter's spans carry its trace attributes: the span's bytes followed
                 // by those of its Langfuse attributes (see `OTLPTraceEncoder`).
                 addsLangfuseAttributes: isLangfuse,
@@ -126,9 +130,19 @@ struct TracingRuntime: Sendable {
 }
 
 /// Posts a batch with the gateway's shared HTTP client, the exporter's headers and time limit.
-struct HTTPSpanTransport: SpanExportTransport {
+/// Request bodies' buffers are kept and reused (an exporter sends one batch at a time), so their
+/// pages stay mapped instead of being faulted in again for every batch. Two take turns: the HTTP
+/// client may still hold the last request's body until its connection starts the next request,
+/// and writing into a buffer it holds would copy it.
+final class HTTPSpanTransport: SpanExportTransport, Sendable {
     let definition: TraceExporterDefinition
     let client: HTTPClient
+    private let keptBuffers = Mutex<[ByteBuffer]>([])
+
+    init(definition: TraceExporterDefinition, client: HTTPClient) {
+        self.definition = definition
+        self.client = client
+    }
 
     func post(_ body: [UInt8], contentType: String) async throws -> SpanExportResponse {
         var request = HTTPClientRequest(url: definition.tracesURL)
@@ -138,7 +152,16 @@ struct HTTPSpanTransport: SpanExportTransport {
         for header in definition.headers {
             request.headers.replaceOrAdd(name: header.name, value: header.value.revealedValue)
         }
-        request.body = .bytes(ByteBuffer(bytes: body))
+        // The one returned longest ago, once both exist.
+        var buffer = keptBuffers.withLock { kept in kept.count < 2 ? ByteBuffer() : kept.removeFirst() }
+        buffer.clear()
+        buffer.writeBytes(body)
+        request.body = .bytes(buffer)
+        defer {
+            if buffer.capacity <= SpanExporter.maximumKeptBodyBytes {
+                keptBuffers.withLock { [buffer] kept in if kept.count < 2 { kept.append(buffer) } }
+            }
+        }
         let response = try await client.execute(request, timeout: TimeAmount(definition.timeout))
         // The answer's body says nothing an exporter acts on; read a little so the connection is reused.
         _ = try? await response.body.collect(upTo: 64 << 10)
