@@ -373,7 +373,8 @@ public final class AgentTracer: TraceRecorder {
                 )
             }
         }
-        emit([span], handle: handle)
+        span.attributes.append(conversation(handle))
+        emit([span], agent: handle.caller.agent)
         // Vectors are not an answer: an embeddings call never ends its run.
         guard operation == "chat" else {
             runs.end(handle.key, at: end.endNanoseconds)
@@ -440,6 +441,7 @@ public final class AgentTracer: TraceRecorder {
                 )
             }
         }
+        spans[0].attributes.append(conversation(handle))
         if let upstream = end.upstream {
             // The upstream hop sits inside the agent's call in time, as a child must.
             let start = min(max(upstream.startNanoseconds, handle.startNanoseconds), end.endNanoseconds)
@@ -456,11 +458,12 @@ public final class AgentTracer: TraceRecorder {
                         SpanAttribute(MCPKey.methodName, "tools/call"),
                         SpanAttribute(GenAIKey.toolName, upstream.tool),
                         SpanAttribute(CommonKey.serverAddress, upstream.server),
+                        conversation(handle),
                     ]
                 )
             )
         }
-        emit(spans, handle: handle)
+        emit(spans, agent: handle.caller.agent)
         runs.end(handle.key, at: end.endNanoseconds)
     }
 
@@ -497,20 +500,20 @@ public final class AgentTracer: TraceRecorder {
     }
 
     private func emitRoot(_ run: FinishedRun) {
-        emit([GatehouseSpans.run(run)], agent: run.agent, conversation: Self.conversationID(run.key, run.traceID))
-    }
-
-    private func emit(_ spans: [SpanRecord], handle: TraceHandle) {
-        emit(spans, agent: handle.caller.agent, conversation: Self.conversationID(handle.key, handle.traceID))
+        var root = GatehouseSpans.run(run)
+        root.attributes.append(SpanAttribute(GenAIKey.conversationID, Self.conversationID(run.key, run.traceID)))
+        emit([root], agent: run.agent)
     }
 
     /// Every span carries its run's conversation (`gen_ai.conversation.id`: the run the caller
-    /// named, its MCP session, else the run's trace), which Langfuse reads as the session.
-    private func emit(_ spans: [SpanRecord], agent: String, conversation: String) {
-        var spans = spans
-        for index in spans.indices {
-            spans[index].attributes.append(SpanAttribute(GenAIKey.conversationID, conversation))
-        }
+    /// named, its MCP session, else the run's trace), which Langfuse reads as the session. Added
+    /// where each span is built, while its attributes are its own: added on the way out, it
+    /// copied every span and its attributes once more.
+    private func conversation(_ handle: TraceHandle) -> SpanAttribute {
+        SpanAttribute(GenAIKey.conversationID, Self.conversationID(handle.key, handle.traceID))
+    }
+
+    private func emit(_ spans: [SpanRecord], agent: String) {
         for sink in sinks { sink.accept(spans, agent: agent) }
     }
 

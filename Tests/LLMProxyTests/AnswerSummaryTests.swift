@@ -46,6 +46,30 @@ struct AnswerSummaryTests {
         #expect(summary.text == "o" + TraceContent.truncationMarker)
     }
 
+    @Test func aBodyReadsAsItsParsedObjectDoesInEveryDialect() throws {
+        let answers: [(String, UpstreamWireFormat)] = [
+            (
+                #"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hi","tool_calls":[{"id":"call_1","type":"function","function":{"name":"notes__add","arguments":"{\"b\":2,\"a\":1}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}}"#,
+                .openAIChat
+            ),
+            (
+                #"{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"Let me."},{"type":"tool_use","id":"toolu_1","name":"notes__add","input":{"title":"t"}}],"stop_reason":"tool_use","usage":{"input_tokens":3,"output_tokens":4}}"#,
+                .anthropicMessages
+            ),
+            (
+                #"{"id":"resp_1","object":"response","status":"completed","model":"gpt-4o","output":[{"type":"message","content":[{"type":"output_text","text":"ok"}]},{"type":"function_call","call_id":"call_9","name":"notes__add","arguments":"{}"}],"usage":{"input_tokens":1,"output_tokens":2}}"#,
+                .openAIResponses
+            ),
+        ]
+        for (text, format) in answers {
+            let whole = AnswerSummary.read(try object(text), format: format, textLimit: 100)
+            #expect(AnswerSummary.read(ByteBuffer(string: text), format: format, textLimit: 100) == whole)
+            #expect(!whole.toolCalls.isEmpty && whole.responseModel != nil && !whole.finishReasons.isEmpty)
+        }
+        #expect(AnswerSummary.read(ByteBuffer(string: "[1]"), format: .openAIChat, textLimit: 0) == nil)
+        #expect(AnswerSummary.read(ByteBuffer(string: "not json"), format: .openAIChat, textLimit: 0) == nil)
+    }
+
     private func event(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
 
     @Test func openAIChatStreamAssemblesToolCallsFromDeltas() {

@@ -34,6 +34,28 @@ struct AnswerSummary: Sendable, Equatable {
         return String(decoding: JSONValue.array([.object(message)]).serialized(), as: UTF8.self)
     }
 
+    /// A complete answer's body, passed on as it came: only the members `read` looks at are
+    /// parsed (not its id, usage and the rest); nil when the body is not a JSON object.
+    static func read(_ body: ByteBuffer, format: UpstreamWireFormat, textLimit: Int) -> AnswerSummary? {
+        guard let scanned = try? TopLevelJSONObject(scanning: body) else { return nil }
+        var answer = JSONObject()
+        for name in readMembers(format) {
+            if let member = scanned.member(name), let value = body.jsonValue(at: member.valueRange) {
+                answer[name] = value
+            }
+        }
+        return read(answer, format: format, textLimit: textLimit)
+    }
+
+    /// The top-level members `read` looks at, by dialect.
+    private static func readMembers(_ format: UpstreamWireFormat) -> [String] {
+        switch format {
+        case .openAIChat, .openAIEmbeddings: ["model", "choices"]
+        case .anthropicMessages: ["model", "stop_reason", "content"]
+        case .openAIResponses: ["model", "status", "output"]
+        }
+    }
+
     /// A complete answer in a client dialect.
     static func read(_ answer: JSONObject, format: UpstreamWireFormat, textLimit: Int) -> AnswerSummary {
         var summary = AnswerSummary(responseModel: answer["model"]?.stringValue)

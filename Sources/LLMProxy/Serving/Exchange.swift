@@ -314,8 +314,9 @@ struct Exchange: Sendable {
             var headers: HTTPFields = [.contentType: response.headers.first(name: "content-type") ?? "application/json"]
             headers[.cacheControl] = "no-store"
             guard let completionGuard else {
-                if let trace, let answer = (try? JSONValue.parse(body.readableBytesView))?.objectValue {
-                    trace.answered(AnswerSummary.read(answer, format: api.clientWire, textLimit: trace.textLimit))
+                if let trace, let answer = AnswerSummary.read(body, format: api.clientWire, textLimit: trace.textLimit)
+                {
+                    trace.answered(answer)
                 }
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
             }
