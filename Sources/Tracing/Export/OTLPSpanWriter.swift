@@ -15,6 +15,21 @@ struct OTLPSpanWriter {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Writes into `buffer`'s storage, emptied first (for a caller that keeps one buffer across
+    /// writes); `finish(into:)` hands it back.
+    init(reusing buffer: inout [UInt8]) {
+        swap(&bytes, &buffer)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    mutating func finish(into buffer: inout [UInt8]) {
+        swap(&bytes, &buffer)
+    }
+
+    mutating func reserveCapacity(_ count: Int) {
+        bytes.reserveCapacity(count)
+    }
+
     /// The whole span.
     mutating func write(_ span: SpanRecord) {
         writeID(span.traceID, field: 1)
@@ -26,15 +41,13 @@ struct OTLPSpanWriter {
         writeFixed64Field(span.endNanoseconds, field: 8)
         writeAttributes(span.attributes, field: 9)
         for event in span.events {
-            writeTag(field: 11, wireType: .lengthDelimited)
-            writeVarint(UInt64(Self.size(event)))
+            writeLengthDelimitedHeader(field: 11, length: Self.size(event))
             writeFixed64Field(event.timeNanoseconds, field: 1)
             writeString(event.name, field: 2)
             writeAttributes(event.attributes, field: 3)
         }
         for link in span.links {
-            writeTag(field: 13, wireType: .lengthDelimited)
-            writeVarint(UInt64(Self.size(link)))
+            writeLengthDelimitedHeader(field: 13, length: Self.size(link))
             writeID(link.traceID, field: 1)
             writeID(link.spanID, field: 2)
             writeAttributes(link.attributes, field: 4)
@@ -42,12 +55,10 @@ struct OTLPSpanWriter {
         switch span.status {
         case .unset: break
         case .ok:
-            writeTag(field: 15, wireType: .lengthDelimited)
-            writeVarint(UInt64(Self.statusSize(message: "", code: 1)))
+            writeLengthDelimitedHeader(field: 15, length: Self.statusSize(message: "", code: 1))
             writeVarintField(1, field: 3)
         case .error(let message):
-            writeTag(field: 15, wireType: .lengthDelimited)
-            writeVarint(UInt64(Self.statusSize(message: message, code: 2)))
+            writeLengthDelimitedHeader(field: 15, length: Self.statusSize(message: message, code: 2))
             writeString(message, field: 2)
             writeVarintField(2, field: 3)
         }
@@ -56,6 +67,17 @@ struct OTLPSpanWriter {
     /// Bytes already encoded (a span's, or attributes' from `writeSpanAttributes`), as they are.
     mutating func append<Bytes: Sequence<UInt8>>(contentsOf encoded: Bytes) {
         bytes.append(contentsOf: encoded)
+    }
+
+    /// The tag and length of a length-delimited field whose `length` bytes follow.
+    mutating func writeLengthDelimitedHeader(field: Int, length: Int) {
+        writeTag(field: field, wireType: .lengthDelimited)
+        writeVarint(UInt64(length))
+    }
+
+    /// A length-delimited field of `length` bytes, tag and length included.
+    static func lengthDelimitedSize(field: Int, length: Int) -> Int {
+        varintSize(UInt64(field) << 3) + varintSize(UInt64(length)) + length
     }
 
     /// Attributes as a span's `attributes` entries (field 9): appended to a span's bytes, they
@@ -74,11 +96,9 @@ struct OTLPSpanWriter {
 
     private mutating func writeAttributes(_ attributes: [SpanAttribute], field: Int) {
         for attribute in attributes {
-            writeTag(field: field, wireType: .lengthDelimited)
-            writeVarint(UInt64(Self.size(attribute)))
+            writeLengthDelimitedHeader(field: field, length: Self.size(attribute))
             writeString(attribute.key, field: 1)
-            writeTag(field: 2, wireType: .lengthDelimited)
-            writeVarint(UInt64(Self.size(attribute.value)))
+            writeLengthDelimitedHeader(field: 2, length: Self.size(attribute.value))
             writeValue(attribute.value)
         }
     }
@@ -99,11 +119,9 @@ struct OTLPSpanWriter {
             writeTag(field: 4, wireType: .fixed64)
             writeFixed64(number.bitPattern)
         case .strings(let texts):
-            writeTag(field: 5, wireType: .lengthDelimited)
-            writeVarint(UInt64(Self.arraySize(texts)))
+            writeLengthDelimitedHeader(field: 5, length: Self.arraySize(texts))
             for text in texts {
-                writeTag(field: 1, wireType: .lengthDelimited)
-                writeVarint(UInt64(Self.stringValueSize(text)))
+                writeLengthDelimitedHeader(field: 1, length: Self.stringValueSize(text))
                 writeTag(field: 1, wireType: .lengthDelimited)
                 writeStringBody(text)
             }
@@ -115,8 +133,7 @@ struct OTLPSpanWriter {
     private mutating func writeID(_ hex: String, field: Int) {
         let count = Self.idByteCount(hex)
         guard count > 0 else { return }
-        writeTag(field: field, wireType: .lengthDelimited)
-        writeVarint(UInt64(count))
+        writeLengthDelimitedHeader(field: field, length: count)
         var hex = hex
         hex.withUTF8 { digits in
             var index = 0
@@ -193,10 +210,7 @@ struct OTLPSpanWriter {
 
     private static func attributesSize(_ attributes: [SpanAttribute], field: Int) -> Int {
         var total = 0
-        for attribute in attributes {
-            let size = size(attribute)
-            total += varintSize(UInt64(field) << 3) + varintSize(UInt64(size)) + size
-        }
+        for attribute in attributes { total += lengthDelimitedSize(field: field, length: size(attribute)) }
         return total
     }
 

@@ -77,42 +77,23 @@ public enum OTLPTraceEncoder {
 
         /// Replaces `body`'s bytes (keeping its storage) with the request carrying `spans`.
         public func write(_ spans: [Data], into body: inout [UInt8]) {
-            var scopeSpansSize = scopeField.count
-            for span in spans { scopeSpansSize += Self.lengthDelimitedSize(span.count) }
-            let resourceSpansSize = resourceField.count + Self.lengthDelimitedSize(scopeSpansSize)
-            body.removeAll(keepingCapacity: true)
-            body.reserveCapacity(Self.lengthDelimitedSize(resourceSpansSize))
             // ExportTraceServiceRequest.resource_spans = 1, ResourceSpans.scope_spans = 2,
-            // ScopeSpans.spans = 2; all length-delimited (wire type 2).
-            Self.writeHeader(field: 1, length: resourceSpansSize, into: &body)
-            body.append(contentsOf: resourceField)
-            Self.writeHeader(field: 2, length: scopeSpansSize, into: &body)
-            body.append(contentsOf: scopeField)
+            // ScopeSpans.spans = 2.
+            var scopeSpansSize = scopeField.count
+            for span in spans { scopeSpansSize += OTLPSpanWriter.lengthDelimitedSize(field: 2, length: span.count) }
+            let resourceSpansSize =
+                resourceField.count + OTLPSpanWriter.lengthDelimitedSize(field: 2, length: scopeSpansSize)
+            var writer = OTLPSpanWriter(reusing: &body)
+            writer.reserveCapacity(OTLPSpanWriter.lengthDelimitedSize(field: 1, length: resourceSpansSize))
+            writer.writeLengthDelimitedHeader(field: 1, length: resourceSpansSize)
+            writer.append(contentsOf: resourceField)
+            writer.writeLengthDelimitedHeader(field: 2, length: scopeSpansSize)
+            writer.append(contentsOf: scopeField)
             for span in spans {
-                Self.writeHeader(field: 2, length: span.count, into: &body)
-                body.append(contentsOf: span)
+                writer.writeLengthDelimitedHeader(field: 2, length: span.count)
+                writer.append(contentsOf: span)
             }
-        }
-
-        /// A length-delimited field of `length` bytes, with its one-byte tag and its length.
-        private static func lengthDelimitedSize(_ length: Int) -> Int {
-            var size = 2
-            var value = UInt64(length) >> 7
-            while value != 0 {
-                size += 1
-                value >>= 7
-            }
-            return size + length
-        }
-
-        private static func writeHeader(field: UInt8, length: Int, into body: inout [UInt8]) {
-            body.append(field << 3 | 2)
-            var value = UInt64(length)
-            while value >= 0x80 {
-                body.append(UInt8(truncatingIfNeeded: value) | 0x80)
-                value >>= 7
-            }
-            body.append(UInt8(value))
+            writer.finish(into: &body)
         }
     }
 
