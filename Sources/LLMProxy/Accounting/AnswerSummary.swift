@@ -38,9 +38,19 @@ struct AnswerSummary: Sendable, Equatable {
     /// parsed (not its id, usage and the rest); nil when the body is not a JSON object.
     static func read(_ body: ByteBuffer, format: UpstreamWireFormat, textLimit: Int) -> AnswerSummary? {
         guard let scanned = try? TopLevelJSONObject(scanning: body) else { return nil }
+        return read(body, members: scanned, format: format, textLimit: textLimit)
+    }
+
+    /// The same, from a scan of the body its caller already made (for its usage).
+    static func read(
+        _ body: ByteBuffer,
+        members: TopLevelJSONObject,
+        format: UpstreamWireFormat,
+        textLimit: Int
+    ) -> AnswerSummary {
         var answer = JSONObject()
         for name in readMembers(format) {
-            if let member = scanned.member(name), let value = body.jsonValue(at: member.valueRange) {
+            if let member = members.member(name), let value = body.jsonValue(at: member.valueRange) {
                 answer[name] = value
             }
         }

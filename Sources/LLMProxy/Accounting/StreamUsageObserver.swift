@@ -13,9 +13,19 @@ public enum UpstreamWireFormat: Sendable {
 /// Reads token usage from a complete (non-streaming) upstream response body.
 public enum ResponseUsageReader {
     public static func usage(in body: ByteBuffer, format: UpstreamWireFormat) -> TokenUsage? {
-        guard let object = try? TopLevelJSONObject(scanning: body), let member = object.member("usage"),
-            let usage = body.jsonValue(at: member.valueRange)
-        else { return nil }
+        guard let object = try? TopLevelJSONObject(scanning: body) else { return nil }
+        return usage(in: body, members: object, format: format)
+    }
+
+    /// The same, from a scan of the body its caller already made (and reads more of).
+    public static func usage(
+        in body: ByteBuffer,
+        members: TopLevelJSONObject,
+        format: UpstreamWireFormat
+    ) -> TokenUsage? {
+        guard let member = members.member("usage"), let usage = body.jsonValue(at: member.valueRange) else {
+            return nil
+        }
         switch format {
         case .openAIChat, .openAIEmbeddings: return TokenUsage.fromOpenAIChat(usage)
         case .openAIResponses: return TokenUsage.fromOpenAIResponses(usage)

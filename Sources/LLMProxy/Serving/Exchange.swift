@@ -290,10 +290,12 @@ struct Exchange: Sendable {
             )
             throw .upstreamResponseCutOff(model: envelope.model)
         }
-        let usage = ResponseUsageReader.usage(in: body, format: plan.wire)
+        // One scan of the body's top-level members serves the usage and the trace's summary.
+        let members = try? TopLevelJSONObject(scanning: body)
+        let usage = members.flatMap { ResponseUsageReader.usage(in: body, members: $0, format: plan.wire) }
         let answer: Response
         do throws(LLMProxyError) {
-            answer = try await clientResponse(body, upstream: response, plan: plan)
+            answer = try await clientResponse(body, members: members, upstream: response, plan: plan)
         } catch {
             await record(usage: usage, target: target, isStreaming: false, status: 200)
             throw error
@@ -303,9 +305,11 @@ struct Exchange: Sendable {
     }
 
     /// The client's answer from a complete upstream body: as it came, guarded, or translated;
-    /// the trace learns what it said.
+    /// the trace learns what it said. `members` is the body's top-level scan (nil when the body is
+    /// not a JSON object).
     private func clientResponse(
         _ body: ByteBuffer,
+        members: TopLevelJSONObject?,
         upstream response: HTTPClientResponse,
         plan: UpstreamPlan
     ) async throws(LLMProxyError) -> Response {
@@ -314,9 +318,10 @@ struct Exchange: Sendable {
             var headers: HTTPFields = [.contentType: response.headers.first(name: "content-type") ?? "application/json"]
             headers[.cacheControl] = "no-store"
             guard let completionGuard else {
-                if let trace, let answer = AnswerSummary.read(body, format: api.clientWire, textLimit: trace.textLimit)
-                {
-                    trace.answered(answer)
+                if let trace, let members {
+                    trace.answered(
+                        AnswerSummary.read(body, members: members, format: api.clientWire, textLimit: trace.textLimit)
+                    )
                 }
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
             }
