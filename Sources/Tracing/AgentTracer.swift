@@ -14,6 +14,58 @@ public protocol TraceRecorder: Sendable {
 /// Receives finished spans: an exporter's queue, the local store. Must not wait.
 public protocol SpanSink: Sendable {
     func accept(_ spans: [SpanRecord], agent: String)
+    /// The spans of a finished call or run, as what it reported: a sink that keeps them for later
+    /// (the encoding pipeline) builds them then, off the request path. By default they are built
+    /// at once and handed to `accept(_:agent:)`.
+    func accept(_ source: SpanSource, agent: String)
+}
+
+extension SpanSink {
+    public func accept(_ source: SpanSource, agent: String) {
+        accept(source.spans(), agent: agent)
+    }
+}
+
+/// What a finished call or run reported, from which its spans are built. Building a span (its
+/// attributes, events and links) is much of what tracing a call costs; a sink that buffers does
+/// it on its own task, in a batch, instead of on the request's.
+public struct SpanSource: Sendable {
+    enum Kind: Sendable {
+        case records([SpanRecord])
+        case llmCall(TraceHandle, LLMCallEnd)
+        case toolCall(TraceHandle, ToolCallEnd)
+        case run(FinishedRun)
+    }
+
+    let kind: Kind
+
+    /// Spans already built.
+    public init(_ spans: [SpanRecord]) {
+        kind = .records(spans)
+    }
+
+    init(_ kind: Kind) {
+        self.kind = kind
+    }
+
+    /// How many spans `spans()` makes.
+    public var spanCount: Int {
+        switch kind {
+        case .records(let spans): spans.count
+        case .llmCall: 1
+        case .toolCall(_, let end): end.upstream == nil ? 1 : 2
+        case .run: 1
+        }
+    }
+
+    public func spans() -> [SpanRecord] {
+        switch kind {
+        case .records(let spans): spans
+        case .llmCall(let handle, let end): AgentTracer.llmSpans(handle, end)
+        case .toolCall(let handle, let end): AgentTracer.toolSpans(handle, end)
+        case .run(let run): [AgentTracer.rootSpan(run)]
+        }
+    }
 }
 
 /// Who called, and the run markers the request carried.
@@ -256,7 +308,6 @@ public struct TraceHandle: Sendable {
     public let spanID: String
     let parentSpanID: String
     let startNanoseconds: UInt64
-    let name: String
     let detail: Detail
     /// A tool call's upstream hop (the CLIENT child), chosen up front so the request toward the
     /// server can carry it as its parent.
@@ -269,10 +320,21 @@ public struct TraceHandle: Sendable {
     }
 
     /// The `traceparent` to send upstream, so the provider's or server's spans join this trace.
-    public var traceParent: String { "00-\(traceID)-\(spanID)-01" }
+    public var traceParent: String { Self.traceParent(traceID, spanID) }
 
     /// The `traceparent` toward an MCP server: its parent is the upstream hop.
-    public var upstreamTraceParent: String { "00-\(traceID)-\(upstreamSpanID)-01" }
+    public var upstreamTraceParent: String { Self.traceParent(traceID, upstreamSpanID) }
+
+    /// Written into storage of its final size at once (interpolation grows it on the way).
+    private static func traceParent(_ traceID: String, _ spanID: String) -> String {
+        var header = "00-"
+        header.reserveCapacity(3 + traceID.utf8.count + 1 + spanID.utf8.count + 3)
+        header += traceID
+        header += "-"
+        header += spanID
+        header += "-01"
+        return header
+    }
 
     public var isActive: Bool { !traceID.isEmpty }
 
@@ -284,7 +346,6 @@ public struct TraceHandle: Sendable {
         spanID: "",
         parentSpanID: "",
         startNanoseconds: 0,
-        name: "",
         detail: .none,
         upstreamSpanID: ""
     )
@@ -323,14 +384,32 @@ public final class AgentTracer: TraceRecorder {
             spanID: TraceIdentifiers.spanID(),
             parentSpanID: context.rootSpanID,
             startNanoseconds: call.startNanoseconds,
-            name: "\(call.operation) \(call.model)",
             detail: .llm(model: call.model, isStreaming: call.isStreaming, operation: call.operation),
             upstreamSpanID: ""
         )
     }
 
     public func llmCallEnded(_ handle: TraceHandle, _ end: LLMCallEnd) {
-        guard case .llm(let model, let isStreaming, let operation) = handle.detail else { return }
+        guard case .llm(_, _, let operation) = handle.detail else { return }
+        emit(SpanSource(.llmCall(handle, end)), agent: handle.caller.agent)
+        // Vectors are not an answer: an embeddings call never ends its run.
+        guard operation == "chat" else {
+            runs.end(handle.key, at: end.endNanoseconds)
+            return
+        }
+        if let finished = runs.answered(
+            handle.key,
+            toolCalls: end.toolCalls,
+            chatSpanID: handle.spanID,
+            at: end.endNanoseconds
+        ) {
+            emitRoot(finished)
+        }
+    }
+
+    /// An LLM call's span, from what its start and end reported.
+    static func llmSpans(_ handle: TraceHandle, _ end: LLMCallEnd) -> [SpanRecord] {
+        guard case .llm(let model, let isStreaming, let operation) = handle.detail else { return [] }
         var span = GatehouseSpans.chat(
             operation: operation,
             traceID: handle.traceID,
@@ -374,20 +453,7 @@ public final class AgentTracer: TraceRecorder {
             }
         }
         span.attributes.append(conversation(handle))
-        emit([span], agent: handle.caller.agent)
-        // Vectors are not an answer: an embeddings call never ends its run.
-        guard operation == "chat" else {
-            runs.end(handle.key, at: end.endNanoseconds)
-            return
-        }
-        if let finished = runs.answered(
-            handle.key,
-            toolCalls: end.toolCalls,
-            chatSpanID: handle.spanID,
-            at: end.endNanoseconds
-        ) {
-            emitRoot(finished)
-        }
+        return [span]
     }
 
     public func toolCallStarted(_ call: ToolCallStart) -> TraceHandle {
@@ -400,7 +466,6 @@ public final class AgentTracer: TraceRecorder {
             spanID: TraceIdentifiers.spanID(),
             parentSpanID: context.rootSpanID,
             startNanoseconds: call.startNanoseconds,
-            name: "tools/call \(call.tool)",
             detail: .tool(
                 tool: call.tool,
                 requestID: call.requestID,
@@ -412,7 +477,14 @@ public final class AgentTracer: TraceRecorder {
     }
 
     public func toolCallEnded(_ handle: TraceHandle, _ end: ToolCallEnd) {
-        guard case .tool(let tool, let requestID, let matched) = handle.detail else { return }
+        guard case .tool = handle.detail else { return }
+        emit(SpanSource(.toolCall(handle, end)), agent: handle.caller.agent)
+        runs.end(handle.key, at: end.endNanoseconds)
+    }
+
+    /// A tool call's span and, when it reached a server, its upstream hop's.
+    static func toolSpans(_ handle: TraceHandle, _ end: ToolCallEnd) -> [SpanRecord] {
+        guard case .tool(let tool, let requestID, let matched) = handle.detail else { return [] }
         var spans = [
             GatehouseSpans.toolCall(
                 traceID: handle.traceID,
@@ -463,8 +535,7 @@ public final class AgentTracer: TraceRecorder {
                 )
             )
         }
-        emit(spans, agent: handle.caller.agent)
-        runs.end(handle.key, at: end.endNanoseconds)
+        return spans
     }
 
     /// Opens or continues the caller's run; runs ended to make room get their roots now.
@@ -500,21 +571,26 @@ public final class AgentTracer: TraceRecorder {
     }
 
     private func emitRoot(_ run: FinishedRun) {
+        emit(SpanSource(.run(run)), agent: run.agent)
+    }
+
+    /// A run's root span.
+    static func rootSpan(_ run: FinishedRun) -> SpanRecord {
         var root = GatehouseSpans.run(run)
-        root.attributes.append(SpanAttribute(GenAIKey.conversationID, Self.conversationID(run.key, run.traceID)))
-        emit([root], agent: run.agent)
+        root.attributes.append(SpanAttribute(GenAIKey.conversationID, conversationID(run.key, run.traceID)))
+        return root
     }
 
     /// Every span carries its run's conversation (`gen_ai.conversation.id`: the run the caller
     /// named, its MCP session, else the run's trace), which Langfuse reads as the session. Added
     /// where each span is built, while its attributes are its own: added on the way out, it
     /// copied every span and its attributes once more.
-    private func conversation(_ handle: TraceHandle) -> SpanAttribute {
+    private static func conversation(_ handle: TraceHandle) -> SpanAttribute {
         SpanAttribute(GenAIKey.conversationID, Self.conversationID(handle.key, handle.traceID))
     }
 
-    private func emit(_ spans: [SpanRecord], agent: String) {
-        for sink in sinks { sink.accept(spans, agent: agent) }
+    private func emit(_ source: SpanSource, agent: String) {
+        for sink in sinks { sink.accept(source, agent: agent) }
     }
 
     static func conversationID(_ key: RunKey, _ traceID: String) -> String {

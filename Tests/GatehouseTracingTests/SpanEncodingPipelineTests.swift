@@ -121,6 +121,42 @@ struct SpanEncodingPipelineTests {
         #expect(sink.all.map(\.record) == [span(0), span(1)])
     }
 
+    /// The tracer hands over what a call reported; the pipeline builds the spans when it drains,
+    /// the same spans a sink that takes them at once gets, and counts a call that does not fit
+    /// as all of its spans dropped.
+    @Test func spansOfACallAreBuiltWhenThePipelineDrains() {
+        let encoded = CollectedEncodedSpans()
+        let pipeline = SpanEncodingPipeline(sinks: [encoded], addsLangfuseAttributes: false, capacity: 3)
+        let atOnce = CollectingSink()
+        let tracer = AgentTracer(sinks: [pipeline, atOnce])
+        let caller = TraceCaller(agent: "demo")
+        for start: UInt64 in [0, 1_000] {
+            let handle = tracer.llmCallStarted(
+                LLMCallStart(caller: caller, model: "gpt-4o-mini", isStreaming: false, startNanoseconds: start)
+            )
+            tracer.llmCallEnded(
+                handle,
+                LLMCallEnd(
+                    provider: "openai",
+                    responseModel: "gpt-4o-mini",
+                    usage: .init(input: 5, output: 2),
+                    finishReasons: ["stop"],
+                    toolCalls: [],
+                    costUSD: nil,
+                    endNanoseconds: start + 500
+                )
+            )
+        }
+        // Two runs of a chat span and a root each: the second run's root no longer fits.
+        #expect(atOnce.spans.count == 4)
+        #expect(encoded.all.isEmpty)
+        #expect(pipeline.dropped == 1)
+        pipeline.drain()
+        #expect(encoded.all.map(\.record) == Array(atOnce.spans.prefix(3)))
+        #expect(encoded.all.map(\.record.name) == ["chat gpt-4o-mini", "invoke_agent demo", "chat gpt-4o-mini"])
+        #expect(encoded.all.allSatisfy { $0.agent == "demo" })
+    }
+
     @Test func theLoopHandsOverAFullBatchBeforeItsInterval() async throws {
         let sink = CollectedEncodedSpans()
         let pipeline = SpanEncodingPipeline(

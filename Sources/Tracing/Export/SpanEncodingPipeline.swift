@@ -90,10 +90,10 @@ public protocol EncodedSpanSink: Sendable {
 }
 
 /// Finished spans on their way to the exporters and the local store. The request path only
-/// appends to a bounded buffer (a full buffer drops the new spans and counts them); a background
-/// loop hands the records to the sinks that read them (the trace metrics: a batch at a time, off
-/// the request path), then serializes each span once and hands the same bytes to every encoded
-/// sink, so adding an exporter adds no encoding.
+/// appends what a call reported to a bounded buffer (a full buffer drops the new spans and counts
+/// them); a background loop builds the spans, hands the records to the sinks that read them (the
+/// trace metrics), then serializes each span once and hands the same bytes to every encoded sink,
+/// so adding an exporter adds no encoding. All of it a batch at a time, off the request path.
 public final class SpanEncodingPipeline: SpanSink {
     public let capacity: Int
     /// Spans buffered before the loop is woken ahead of its interval.
@@ -103,7 +103,8 @@ public final class SpanEncodingPipeline: SpanSink {
     private let recordSinks: [any SpanSink]
     /// Set when a Langfuse exporter is configured.
     private let langfuse: LangfuseAttributeEncoder?
-    private let state = Mutex<(spans: [(SpanRecord, String)], dropped: Int)>(([], 0))
+    /// What calls reported, not yet built into spans; `spanCount` is how many spans that makes.
+    private let state = Mutex<(sources: [(SpanSource, String)], spanCount: Int, dropped: Int)>(([], 0, 0))
     private let wakeUps: AsyncStream<Void>.Continuation
     private let wakeUpStream: AsyncStream<Void>
 
@@ -125,11 +126,26 @@ public final class SpanEncodingPipeline: SpanSink {
     }
 
     public func accept(_ spans: [SpanRecord], agent: String) {
+        accept(SpanSource(spans), agent: agent)
+    }
+
+    /// Keeps what a call reported, to build its spans in the next batch. A source that does not
+    /// fit is dropped whole (spans already built, as many as fit).
+    public func accept(_ source: SpanSource, agent: String) {
+        let count = source.spanCount
         let wake = state.withLock { state -> Bool in
-            let room = max(0, capacity - state.spans.count)
-            for span in spans.prefix(room) { state.spans.append((span, agent)) }
-            state.dropped += spans.count - min(room, spans.count)
-            return state.spans.count >= batchSize
+            let room = max(0, capacity - state.spanCount)
+            if count <= room {
+                state.sources.append((source, agent))
+                state.spanCount += count
+            } else if case .records(let spans) = source.kind, room > 0 {
+                state.sources.append((SpanSource(Array(spans.prefix(room))), agent))
+                state.spanCount += room
+                state.dropped += count - room
+            } else {
+                state.dropped += count
+            }
+            return state.spanCount >= batchSize
         }
         if wake { wakeUps.yield() }
     }
@@ -140,12 +156,20 @@ public final class SpanEncodingPipeline: SpanSink {
     /// Encodes what is buffered and hands it to the sinks (also at shutdown, after the last run ended).
     public func drain() {
         let taken = state.withLock { state in
-            defer { state.spans.removeAll(keepingCapacity: true) }
-            return state.spans
+            defer {
+                state.sources.removeAll(keepingCapacity: true)
+                state.spanCount = 0
+            }
+            return state.sources
         }
         guard !taken.isEmpty else { return }
-        if !recordSinks.isEmpty { handRecords(taken) }
-        let encoded = taken.map { record, agent in EncodedSpan.encoding(record, agent: agent, langfuse: langfuse) }
+        var records: [(SpanRecord, String)] = []
+        records.reserveCapacity(taken.count * 2)
+        for (source, agent) in taken {
+            for span in source.spans() { records.append((span, agent)) }
+        }
+        if !recordSinks.isEmpty { handRecords(records) }
+        let encoded = records.map { record, agent in EncodedSpan.encoding(record, agent: agent, langfuse: langfuse) }
         for sink in sinks { sink.accept(encoded) }
     }
 
