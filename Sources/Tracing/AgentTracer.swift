@@ -236,6 +236,55 @@ public struct ToolCallEnd: Sendable {
     }
 }
 
+extension LLMCallEnd {
+    /// What the span needs of this end, for a sink that keeps it until the span is built: captured
+    /// content already cut to its limit and no tool calls (the run has them), so a full buffer
+    /// holds no more than the spans it stands for.
+    var keptForSpan: LLMCallEnd {
+        guard content != nil || !toolCalls.isEmpty else { return self }
+        return LLMCallEnd(
+            provider: provider,
+            responseModel: responseModel,
+            usage: usage,
+            finishReasons: finishReasons,
+            toolCalls: [],
+            costUSD: costUSD,
+            attempts: attempts,
+            firstChunkNanoseconds: firstChunkNanoseconds,
+            error: error,
+            endNanoseconds: endNanoseconds,
+            decisions: decisions,
+            failedAttempts: failedAttempts,
+            content: content.map { content in
+                (
+                    input: content.input.map { TraceContent.cut($0, limit: content.limit) },
+                    output: content.output.map { TraceContent.cut($0, limit: content.limit) },
+                    limit: content.limit
+                )
+            }
+        )
+    }
+}
+
+extension ToolCallEnd {
+    /// What the spans need of this end, captured content already cut to its limit (see
+    /// `LLMCallEnd.keptForSpan`).
+    var keptForSpan: ToolCallEnd {
+        guard let content else { return self }
+        return ToolCallEnd(
+            outcome: outcome,
+            upstream: upstream,
+            endNanoseconds: endNanoseconds,
+            decisions: decisions,
+            content: (
+                arguments: content.arguments.map { TraceContent.cut($0, limit: content.limit) },
+                result: content.result.map { TraceContent.cut($0, limit: content.limit) },
+                limit: content.limit
+            )
+        )
+    }
+}
+
 /// One decision of the policy on a call, for the call's span: where it was taken (`admission`,
 /// or a guard flow such as `prompt` or `tool_result`), what it decided, and the rule that did.
 public struct TraceDecision: Sendable, Equatable {
@@ -391,7 +440,7 @@ public final class AgentTracer: TraceRecorder {
 
     public func llmCallEnded(_ handle: TraceHandle, _ end: LLMCallEnd) {
         guard case .llm(_, _, let operation) = handle.detail else { return }
-        emit(SpanSource(.llmCall(handle, end)), agent: handle.caller.agent)
+        emit(SpanSource(.llmCall(handle, end.keptForSpan)), agent: handle.caller.agent)
         // Vectors are not an answer: an embeddings call never ends its run.
         guard operation == "chat" else {
             runs.end(handle.key, at: end.endNanoseconds)
@@ -407,7 +456,8 @@ public final class AgentTracer: TraceRecorder {
         }
     }
 
-    /// An LLM call's span, from what its start and end reported.
+    /// An LLM call's span, from what its start and end reported (its content already cut, as
+    /// `LLMCallEnd.keptForSpan` makes it: cutting twice could cut the marker).
     static func llmSpans(_ handle: TraceHandle, _ end: LLMCallEnd) -> [SpanRecord] {
         guard case .llm(let model, let isStreaming, let operation) = handle.detail else { return [] }
         var span = GatehouseSpans.chat(
@@ -443,12 +493,12 @@ public final class AgentTracer: TraceRecorder {
         if let content = end.content {
             if let input = content.input {
                 span.attributes.append(
-                    SpanAttribute(GenAIKey.inputMessages, TraceContent.cut(input, limit: content.limit))
+                    SpanAttribute(GenAIKey.inputMessages, input)
                 )
             }
             if let output = content.output {
                 span.attributes.append(
-                    SpanAttribute(GenAIKey.outputMessages, TraceContent.cut(output, limit: content.limit))
+                    SpanAttribute(GenAIKey.outputMessages, output)
                 )
             }
         }
@@ -478,11 +528,12 @@ public final class AgentTracer: TraceRecorder {
 
     public func toolCallEnded(_ handle: TraceHandle, _ end: ToolCallEnd) {
         guard case .tool = handle.detail else { return }
-        emit(SpanSource(.toolCall(handle, end)), agent: handle.caller.agent)
+        emit(SpanSource(.toolCall(handle, end.keptForSpan)), agent: handle.caller.agent)
         runs.end(handle.key, at: end.endNanoseconds)
     }
 
-    /// A tool call's span and, when it reached a server, its upstream hop's.
+    /// A tool call's span and, when it reached a server, its upstream hop's (content already cut,
+    /// as `ToolCallEnd.keptForSpan` makes it).
     static func toolSpans(_ handle: TraceHandle, _ end: ToolCallEnd) -> [SpanRecord] {
         guard case .tool(let tool, let requestID, let matched) = handle.detail else { return [] }
         var spans = [
@@ -504,12 +555,12 @@ public final class AgentTracer: TraceRecorder {
         if let content = end.content {
             if let arguments = content.arguments {
                 spans[0].attributes.append(
-                    SpanAttribute(GenAIKey.toolCallArguments, TraceContent.cut(arguments, limit: content.limit))
+                    SpanAttribute(GenAIKey.toolCallArguments, arguments)
                 )
             }
             if let result = content.result {
                 spans[0].attributes.append(
-                    SpanAttribute(GenAIKey.toolCallResult, TraceContent.cut(result, limit: content.limit))
+                    SpanAttribute(GenAIKey.toolCallResult, result)
                 )
             }
         }

@@ -139,4 +139,53 @@ struct AgentTracerTests {
         #expect(sink.spans.last?.name == "invoke_agent a" && sink.spans.last?.endNanoseconds == 10)
         #expect(NoTraceRecorder().isActive == false)
     }
+
+    /// A sink that keeps a call's end until its span is built holds the content already cut to
+    /// its limit and no tool calls; the span gets the text cut once (cutting the cut text again
+    /// could keep part of the marker when a wide character stopped the first cut).
+    @Test func aCallsEndIsKeptCutAndTheSpanCutsItOnce() throws {
+        let wide = "aaaaaaa\u{1F600}tail"
+        let end = LLMCallEnd(
+            provider: "openai",
+            responseModel: nil,
+            usage: nil,
+            finishReasons: ["tool_calls"],
+            toolCalls: [RequestedToolCall(id: "call_1", name: "notes__add", arguments: "{}")],
+            costUSD: nil,
+            endNanoseconds: 5,
+            content: (input: wide, output: String(repeating: "é", count: 100), limit: 10)
+        )
+        let kept = end.keptForSpan
+        #expect(kept.toolCalls.isEmpty)
+        #expect(kept.content?.input == "aaaaaaa" + TraceContent.truncationMarker)
+        #expect(kept.content?.output == String(repeating: "é", count: 5) + TraceContent.truncationMarker)
+        let plain = LLMCallEnd(
+            provider: "openai",
+            responseModel: nil,
+            usage: nil,
+            finishReasons: [],
+            toolCalls: [],
+            costUSD: nil,
+            endNanoseconds: 5
+        )
+        #expect(plain.keptForSpan.content == nil)
+
+        let sink = CollectingSink()
+        let tracer = AgentTracer(sinks: [sink])
+        let handle = tracer.llmCallStarted(
+            LLMCallStart(caller: TraceCaller(agent: "demo"), model: "m", isStreaming: false, startNanoseconds: 0)
+        )
+        tracer.llmCallEnded(handle, end)
+        let chat = try #require(sink.spans.first { $0.name == "chat m" })
+        #expect(chat[attribute: GenAIKey.inputMessages] == .string("aaaaaaa" + TraceContent.truncationMarker))
+
+        let toolEnd = ToolCallEnd(
+            outcome: .result,
+            upstream: nil,
+            endNanoseconds: 9,
+            content: (arguments: wide, result: "short", limit: 10)
+        ).keptForSpan
+        #expect(toolEnd.content?.arguments == "aaaaaaa" + TraceContent.truncationMarker)
+        #expect(toolEnd.content?.result == "short")
+    }
 }
