@@ -58,6 +58,7 @@ public struct SpanSource: Sendable {
         }
     }
 
+    /// The spans, built now.
     public func spans() -> [SpanRecord] {
         switch kind {
         case .records(let spans): spans

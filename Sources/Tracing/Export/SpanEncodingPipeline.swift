@@ -153,7 +153,8 @@ public final class SpanEncodingPipeline: SpanSink {
     /// Spans dropped because the buffer was full (the sinks never saw them).
     public var dropped: Int { state.withLock { $0.dropped } }
 
-    /// Encodes what is buffered and hands it to the sinks (also at shutdown, after the last run ended).
+    /// Builds and encodes what is buffered and hands it to the sinks (also at shutdown, after the
+    /// last run ended).
     public func drain() {
         let taken = state.withLock { state in
             defer {
