@@ -165,7 +165,17 @@ public final class PreparedStatement {
             case .null: status = sqlite3_bind_null(statement, index)
             case .integer(let number): status = sqlite3_bind_int64(statement, index, number)
             case .real(let number): status = sqlite3_bind_double(statement, index, number)
-            case .text(let text): status = sqlite3_bind_text(statement, index, text, -1, Self.transient)
+            case .text(var text):
+                // With its length, from the string's own bytes: no NUL-terminated copy is made
+                // (one allocation per short string otherwise).
+                status = text.withUTF8 { bytes in
+                    guard let base = bytes.baseAddress else {
+                        return sqlite3_bind_text(statement, index, "", 0, Self.transient)
+                    }
+                    return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) { characters in
+                        sqlite3_bind_text(statement, index, characters, Int32(clamping: bytes.count), Self.transient)
+                    }
+                }
             case .blob(let bytes):
                 status = bytes.withUnsafeBytes { buffer in
                     // A zero-length blob still binds as a blob, not as NULL.
@@ -173,7 +183,7 @@ public final class PreparedStatement {
                         statement,
                         index,
                         buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
-                        Int32(buffer.count),
+                        Int32(clamping: buffer.count),
                         Self.transient
                     )
                 }

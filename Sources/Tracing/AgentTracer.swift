@@ -30,7 +30,8 @@ extension SpanSink {
 /// attributes, events and links) is much of what tracing a call costs; a sink that buffers does
 /// it on its own task, in a batch, instead of on the request's.
 public struct SpanSource: Sendable {
-    enum Kind: Sendable {
+    /// Boxed: a source is copied on its way into the pipeline's buffer, and a call's end is large.
+    indirect enum Kind: Sendable {
         case records([SpanRecord])
         case llmCall(TraceHandle, LLMCallEnd)
         case toolCall(TraceHandle, ToolCallEnd)
@@ -130,6 +131,9 @@ public struct LLMCallEnd: Sendable {
     /// Captured content, already redacted by the guards: the request's messages and the answer, as
     /// JSON text; nil unless the caller's policy captures content.
     public let content: (input: String?, output: String?, limit: Int)?
+    /// Reads the answer's model and finish reasons when the span is built, off the request's
+    /// path; set instead of `responseModel` and `finishReasons` for an answer without tool calls.
+    public let readAnswerLater: (@Sendable () -> (responseModel: String?, finishReasons: [String]))?
 
     public init(
         provider: String,
@@ -144,11 +148,13 @@ public struct LLMCallEnd: Sendable {
         endNanoseconds: UInt64,
         decisions: [TraceDecision] = [],
         failedAttempts: [FailedAttempt] = [],
-        content: (input: String?, output: String?, limit: Int)? = nil
+        content: (input: String?, output: String?, limit: Int)? = nil,
+        readAnswerLater: (@Sendable () -> (responseModel: String?, finishReasons: [String]))? = nil
     ) {
         self.decisions = decisions
         self.failedAttempts = failedAttempts
         self.content = content
+        self.readAnswerLater = readAnswerLater
         self.provider = provider
         self.responseModel = responseModel
         self.usage = usage
@@ -262,7 +268,8 @@ extension LLMCallEnd {
                     output: content.output.map { TraceContent.cut($0, limit: content.limit) },
                     limit: content.limit
                 )
-            }
+            },
+            readAnswerLater: readAnswerLater
         )
     }
 }
@@ -375,15 +382,25 @@ public struct TraceHandle: Sendable {
     /// The `traceparent` toward an MCP server: its parent is the upstream hop.
     public var upstreamTraceParent: String { Self.traceParent(traceID, upstreamSpanID) }
 
-    /// Written into storage of its final size at once (interpolation grows it on the way).
+    /// Written byte by byte into storage of its final size (appending grows and re-checks it).
     private static func traceParent(_ traceID: String, _ spanID: String) -> String {
-        var header = "00-"
-        header.reserveCapacity(3 + traceID.utf8.count + 1 + spanID.utf8.count + 3)
-        header += traceID
-        header += "-"
-        header += spanID
-        header += "-01"
-        return header
+        let traceBytes = traceID.utf8
+        let spanBytes = spanID.utf8
+        return String(unsafeUninitializedCapacity: 3 + traceBytes.count + 1 + spanBytes.count + 3) { buffer in
+            var index = 0
+            func put<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
+                for byte in bytes {
+                    buffer[index] = byte
+                    index += 1
+                }
+            }
+            put("00-".utf8)
+            put(traceBytes)
+            put("-".utf8)
+            put(spanBytes)
+            put("-01".utf8)
+            return index
+        }
     }
 
     public var isActive: Bool { !traceID.isEmpty }
@@ -461,6 +478,7 @@ public final class AgentTracer: TraceRecorder {
     /// `LLMCallEnd.keptForSpan` makes it: cutting twice could cut the marker).
     static func llmSpans(_ handle: TraceHandle, _ end: LLMCallEnd) -> [SpanRecord] {
         guard case .llm(let model, let isStreaming, let operation) = handle.detail else { return [] }
+        let answer = end.readAnswerLater?() ?? (responseModel: end.responseModel, finishReasons: end.finishReasons)
         var span = GatehouseSpans.chat(
             operation: operation,
             traceID: handle.traceID,
@@ -468,13 +486,13 @@ public final class AgentTracer: TraceRecorder {
             parentSpanID: handle.parentSpanID,
             model: model,
             provider: end.provider,
-            responseModel: end.responseModel,
+            responseModel: answer.responseModel,
             isStreaming: isStreaming,
             startNanoseconds: handle.startNanoseconds,
             endNanoseconds: end.endNanoseconds,
             firstChunkNanoseconds: end.firstChunkNanoseconds,
             usage: end.usage,
-            finishReasons: end.finishReasons,
+            finishReasons: answer.finishReasons,
             costUSD: end.costUSD,
             attempts: end.attempts,
             error: end.error

@@ -143,6 +143,39 @@ struct AgentTracerTests {
     /// A sink that keeps a call's end until its span is built holds the content already cut to
     /// its limit and no tool calls; the span gets the text cut once (cutting the cut text again
     /// could keep part of the marker when a wide character stopped the first cut).
+    @Test func anAnswerReadLaterFillsTheSpanWhenItIsBuiltAndEndsTheRun() throws {
+        let reads = Mutex(0)
+        let end = LLMCallEnd(
+            provider: "openai",
+            responseModel: nil,
+            usage: nil,
+            finishReasons: [],
+            toolCalls: [],
+            costUSD: nil,
+            endNanoseconds: 5,
+            readAnswerLater: {
+                reads.withLock { $0 += 1 }
+                return (responseModel: "m-2024", finishReasons: ["stop"])
+            }
+        )
+        let pipeline = SpanEncodingPipeline(sinks: [], addsLangfuseAttributes: false)
+        let sink = CollectingSink()
+        let tracer = AgentTracer(sinks: [pipeline, sink])
+        let handle = tracer.llmCallStarted(
+            LLMCallStart(caller: TraceCaller(agent: "demo"), model: "m", isStreaming: false, startNanoseconds: 0)
+        )
+        tracer.llmCallEnded(handle, end.keptForSpan)
+        // The collecting sink builds at once; the pipeline's buffer has not read the answer.
+        #expect(reads.withLock { $0 } == 1)
+        let chat = try #require(sink.spans.first { $0.name == "chat m" })
+        #expect(chat[attribute: GenAIKey.responseModel] == .string("m-2024"))
+        #expect(chat[attribute: GenAIKey.finishReasons] == .strings(["stop"]))
+        // No tool calls: the answer ended the run, whose root followed.
+        #expect(sink.spans.contains { $0[attribute: GenAIKey.operationName] == .string("invoke_agent") })
+        pipeline.drain()
+        #expect(reads.withLock { $0 } == 2)
+    }
+
     @Test func aCallsEndIsKeptCutAndTheSpanCutsItOnce() throws {
         let wide = "aaaaaaa\u{1F600}tail"
         let end = LLMCallEnd(

@@ -70,6 +70,70 @@ struct AnswerSummaryTests {
         #expect(AnswerSummary.read(ByteBuffer(string: "not json"), format: .openAIChat, textLimit: 0) == nil)
     }
 
+    @Test func aSmallAnswerWithoutToolCallsIsReadLaterAsItWouldBeNow() throws {
+        let answers: [(String, UpstreamWireFormat)] = [
+            (
+                #"{"id":"chatcmpl-1","object":"chat.completion","model":"gpt-4o-mini-2024","choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"there\""},"finish_reason":"stop"},{"index":1,"message":{"role":"assistant","content":"Yo"},"finish_reason":"length"}],"usage":{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10}}"#,
+                .openAIChat
+            ),
+            (
+                #"{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"Done."}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":4}}"#,
+                .anthropicMessages
+            ),
+            (
+                #"{"id":"resp_1","object":"response","status":"incomplete","model":"gpt-4o","output":[{"type":"message","content":[{"type":"output_text","text":"ok"}]}]}"#,
+                .openAIResponses
+            ),
+        ]
+        for (text, format) in answers {
+            let body = ByteBuffer(string: text)
+            let members = try TopLevelJSONObject(scanning: body)
+            let now = AnswerSummary.read(body, members: members, format: format, textLimit: 0)
+            let later = try #require(AnswerSummary.readLater(body, members: members, format: format, textLimit: 0))
+            #expect(later() == now)
+            #expect(now.responseModel != nil && !now.finishReasons.isEmpty && now.toolCalls.isEmpty)
+        }
+    }
+
+    @Test func anAnswerIsReadNowWhenItMayAskForToolsIsCapturedOrIsLarge() throws {
+        func readsLater(_ text: String, _ format: UpstreamWireFormat, textLimit: Int = 0) throws -> Bool {
+            let body = ByteBuffer(string: text)
+            let members = try TopLevelJSONObject(scanning: body)
+            return AnswerSummary.readLater(body, members: members, format: format, textLimit: textLimit) != nil
+        }
+        let plain = #"{"model":"m","choices":[{"message":{"content":"Hi"},"finish_reason":"stop"}]}"#
+        #expect(try readsLater(plain, .openAIChat))
+        // Tool calls are what the run needs at once, in every dialect.
+        #expect(
+            try !readsLater(
+                #"{"model":"m","choices":[{"message":{"tool_calls":[{"id":"c","function":{"name":"t","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#,
+                .openAIChat
+            )
+        )
+        #expect(
+            try !readsLater(
+                #"{"model":"m","content":[{"type":"tool_use","id":"t","name":"n","input":{}}],"stop_reason":"tool_use"}"#,
+                .anthropicMessages
+            )
+        )
+        #expect(
+            try !readsLater(
+                #"{"model":"m","status":"completed","output":[{"type":"function_call","call_id":"c","name":"n","arguments":"{}"}]}"#,
+                .openAIResponses
+            )
+        )
+        // Text that only names the marker is read now too: the scan does not parse.
+        #expect(
+            try !readsLater(#"{"model":"m","choices":[{"message":{"content":"no tool_calls here"}}]}"#, .openAIChat)
+        )
+        // Captured text passes through the guards now; a large answer is not copied.
+        #expect(try !readsLater(plain, .openAIChat, textLimit: 100))
+        let long = String(repeating: "x", count: AnswerSummary.maximumLaterReadBytes)
+        #expect(
+            try !readsLater(#"{"model":"m","choices":[{"message":{"content":"\#(long)"}}]}"#, .openAIChat)
+        )
+    }
+
     private func event(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
 
     @Test func openAIChatStreamAssemblesToolCallsFromDeltas() {

@@ -319,9 +319,23 @@ struct Exchange: Sendable {
             headers[.cacheControl] = "no-store"
             guard let completionGuard else {
                 if let trace, let members {
-                    trace.answered(
-                        AnswerSummary.read(body, members: members, format: api.clientWire, textLimit: trace.textLimit)
-                    )
+                    if let read = AnswerSummary.readLater(
+                        body,
+                        members: members,
+                        format: api.clientWire,
+                        textLimit: trace.textLimit
+                    ) {
+                        trace.answeredLater(read)
+                    } else {
+                        trace.answered(
+                            AnswerSummary.read(
+                                body,
+                                members: members,
+                                format: api.clientWire,
+                                textLimit: trace.textLimit
+                            )
+                        )
+                    }
                 }
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
             }

@@ -25,6 +25,8 @@ final class LLMCallTrace: Sendable {
         var firstChunkNanoseconds: UInt64?
         var input: String?
         var answer: AnswerSummary?
+        /// Set instead of `answer` for an answer read when its span is built.
+        var readAnswerLater: (@Sendable () -> AnswerSummary?)?
         var isEnded = false
     }
 
@@ -103,6 +105,12 @@ final class LLMCallTrace: Sendable {
         state.withLock { $0.answer = answer }
     }
 
+    /// An answer without tool calls whose model and finish reasons the span reads later
+    /// (`AnswerSummary.readLater`).
+    func answeredLater(_ read: @escaping @Sendable () -> AnswerSummary?) {
+        state.withLock { $0.readAnswerLater = read }
+    }
+
     /// Ends the call's span (once): the provider that answered last, the usage and cost, or the
     /// error that ended it.
     func end(provider: String, usage: TokenUsage?, costPicoUSD: Int64, error: String?) {
@@ -114,6 +122,7 @@ final class LLMCallTrace: Sendable {
         }
         guard let ended else { return }
         let answer = error == nil ? ended.answer : nil
+        let readAnswerLater = error == nil ? ended.readAnswerLater : nil
         recorder.llmCallEnded(
             handle,
             LLMCallEnd(
@@ -143,9 +152,19 @@ final class LLMCallTrace: Sendable {
                         output: answer.map { Self.masked($0.outputMessages, by: completionGuard) },
                         limit: capture.maximumBytes
                     )
-                }
+                },
+                readAnswerLater: readAnswerLater.map(Self.modelAndFinishReasons)
             )
         )
+    }
+
+    private static func modelAndFinishReasons(
+        _ read: @escaping @Sendable () -> AnswerSummary?
+    ) -> @Sendable () -> (responseModel: String?, finishReasons: [String]) {
+        {
+            let answer = read()
+            return (answer?.responseModel, answer?.finishReasons ?? [])
+        }
     }
 
     static let withheld = "[withheld: a guard blocks this content]"
