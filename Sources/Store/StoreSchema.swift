@@ -160,6 +160,24 @@ enum StoreSchema {
                 CREATE INDEX trace_spans_roots ON trace_spans (start_ns) WHERE is_run_root = 1;
                 """
         ),
+        // A trace's other spans from one write, in one row (`TraceSpanBatch`): a row and an index
+        // entry per written trace instead of per span. Its id is the sequence number of its last
+        // span, in the one sequence `trace_spans` ids also follow, so the size rule removes the
+        // oldest written of both by id.
+        Migration(
+            version: 9,
+            name: "trace_span_batches",
+            sql: """
+                CREATE TABLE trace_span_batches (
+                    id INTEGER PRIMARY KEY,
+                    trace_id TEXT NOT NULL,
+                    span_count INTEGER NOT NULL,
+                    end_ns INTEGER NOT NULL,
+                    spans BLOB NOT NULL
+                );
+                CREATE INDEX trace_span_batches_trace ON trace_span_batches (trace_id);
+                """
+        ),
     ]
 
     static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -42,7 +42,7 @@ struct StoreMigrationTests {
         old.close()
 
         let store = try await Store.open(path: path, logger: logger)
-        #expect(try await store.schemaVersion() == 8)
+        #expect(try await store.schemaVersion() == 9)
         let rows = try await store.policyDecisions(PolicyDecisionQuery())
         #expect(rows.map(\.id) == [2, 1])
         #expect(rows.map(\.agent) == ["beta", "alpha"])

@@ -65,7 +65,7 @@ struct StoreTests {
     @Test func schemaVersionIsTheLatestMigration() async throws {
         try await withTemporaryFolder { folder in
             let store = try await Store.open(path: folder.appendingPathComponent("gatehouse.db").path, logger: logger)
-            #expect(try await store.schemaVersion() == 8)
+            #expect(try await store.schemaVersion() == 9)
             let tables = try await store.read { connection in
                 try connection.prepare(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
@@ -75,7 +75,8 @@ struct StoreTests {
                 tables == [
                     [.text("api_keys")], [.text("config_loads")], [.text("gateway_state")], [.text("llm_usage")],
                     [.text("mcp_tool_pins")],
-                    [.text("policy_decisions")], [.text("schema_migrations")], [.text("trace_spans")],
+                    [.text("policy_decisions")], [.text("schema_migrations")], [.text("trace_span_batches")],
+                    [.text("trace_spans")],
                 ]
             )
             await store.close()
@@ -92,7 +93,7 @@ struct StoreTests {
             await store.close()
 
             let reopened = try await Store.open(path: path, logger: logger)
-            #expect(try await reopened.schemaVersion() == 8)
+            #expect(try await reopened.schemaVersion() == 9)
             #expect(try await reopened.recentConfigLoads(limit: 10) == [reload, startup])
             #expect(try await reopened.recentConfigLoads(limit: 1) == [reload])
             let migrations = try await reopened.read { connection in
@@ -104,6 +105,7 @@ struct StoreTests {
                     [.integer(3), .text("mcp_tool_pins")], [.integer(4), .text("policy_decisions")],
                     [.integer(5), .text("api_keys")], [.integer(6), .text("policy_decisions_lean")],
                     [.integer(7), .text("trace_spans")], [.integer(8), .text("trace_spans_root_index")],
+                    [.integer(9), .text("trace_span_batches")],
                 ]
             )
             await reopened.close()

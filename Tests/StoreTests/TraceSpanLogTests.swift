@@ -129,4 +129,82 @@ struct TraceSpanLogTests {
         #expect(try await store.traceRuns(TraceRunQuery()).map(\.spanID) == ["s19", "s18", "s17"])
         await store.close()
     }
+
+    @Test func aTracesOtherSpansFromOneWriteShareARowAndReadBackAsWritten() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-traces-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try await Store.open(path: folder.appendingPathComponent("g.db").path, logger: logger)
+        var text = span("t1", "c3", parent: nil, start: 250)
+        text.detail = .text(#"{"attributes":{"é":"ü"}}"#)
+        text.status = "error: tool_error"
+        let written = [
+            span("t1", "c1", parent: "r1", start: 200), span("t2", "d1", parent: "r2", agent: "other", start: 210),
+            text, span("t1", "r1", parent: nil, root: true, start: 100), span("t1", "c2", parent: "r1", start: 200),
+        ]
+        try await store.recordSpans(written)
+        // One row per trace for the spans other than roots, one per root.
+        let rows = try await store.read { connection in
+            try connection.prepare("SELECT trace_id, span_count FROM trace_span_batches ORDER BY id").run()
+        }
+        #expect(rows == [[.text("t1"), .integer(3)], [.text("t2"), .integer(1)]])
+        let spans = try await store.traceSpans(traceID: "t1")
+        // Start order; spans starting together keep the order they were written in.
+        #expect(spans.map(\.spanID) == ["r1", "c1", "c2", "c3"])
+        #expect(spans[1] == written[0] && spans[3] == text && spans[2] == written[4])
+        #expect(try await store.traceSpans(traceIDs: ["t2", "t1"]).map(\.spanID) == ["r1", "c1", "c2", "c3", "d1"])
+        #expect(try await store.traceIDs(withPrefix: "t", limit: 5) == ["t1", "t2"])
+
+        // Rows written before batches (a span other than a root in a row of its own) still read.
+        _ = try await store.write { connection in
+            try connection.prepare(
+                "INSERT INTO trace_spans (trace_id, span_id, parent_span_id, is_run_root, agent, name, kind, "
+                    + "start_ns, end_ns, status, detail) VALUES ('t3', 'old', NULL, 0, 'demo', 'n', 'client', 5, 6, "
+                    + "'ok', '{}')"
+            ).run()
+        }
+        #expect(try await store.traceSpans(traceID: "t3").map(\.spanID) == ["old"])
+        #expect(try await store.traceIDs(withPrefix: "t3", limit: 5) == ["t3"])
+
+        // A batch that does not read back whole is left out, not read in part.
+        _ = try await store.write { connection in
+            try connection.prepare("UPDATE trace_span_batches SET spans = x'01020304' WHERE trace_id = 't2'").run()
+        }
+        #expect(try await store.traceSpans(traceID: "t2").isEmpty)
+        await store.close()
+    }
+
+    @Test func batchesGoWholeByAgeAndBySizeAndAreCountedInSpans() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-traces-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try await Store.open(path: folder.appendingPathComponent("g.db").path, logger: logger)
+        // Sequence: a1 a2 (batch 1-2), root 3, b1 b2 b3 (batch 4-6).
+        try await store.recordSpans([
+            span("a", "a1", parent: "ra", start: 10), span("a", "a2", parent: "ra", start: 50),
+            span("a", "ra", parent: nil, root: true, start: 5),
+        ])
+        try await store.recordSpans((1...3).map { span("b", "b\($0)", parent: "rb", start: Int64(100 + $0)) })
+        // By age: a batch goes once all its spans ended (a1 ends at 20, a2 at 60); the root alone.
+        #expect(try await store.pruneTraceSpans(olderThanNanoseconds: 30, maximumSpans: 100) == 1)
+        #expect(try await store.traceSpans(traceID: "a").map(\.spanID) == ["a1", "a2"])
+        #expect(try await store.pruneTraceSpans(olderThanNanoseconds: 61, maximumSpans: 100) == 2)
+        #expect(try await store.traceSpans(traceID: "a").isEmpty)
+        // By size: never more than the limit kept; a batch goes whole once its first span is
+        // among the oldest past it.
+        #expect(try await store.recordSpans([span("c", "c1", parent: "rc", start: 200)], keepingAtMost: 3) == 3)
+        #expect(try await store.traceSpans(traceID: "b").isEmpty)
+        #expect(try await store.traceSpans(traceID: "c").map(\.spanID) == ["c1"])
+        // A trace's spans past the most one row holds go in several rows, and all read back.
+        let many = (0..<2500).map { span("d", "d\($0)", parent: "rd", start: Int64(1000 + $0)) }
+        try await store.recordSpans(many)
+        let rows = try await store.read { connection in
+            try connection.prepare("SELECT span_count FROM trace_span_batches WHERE trace_id = 'd' ORDER BY id").run()
+        }
+        #expect(rows == [[.integer(1024)], [.integer(1024)], [.integer(452)]])
+        #expect(try await store.traceSpans(traceID: "d").map(\.spanID) == many.map(\.spanID))
+        #expect(try await store.recordSpans([span("e", "e1", parent: "re", start: 9000)], keepingAtMost: 1500) == 1025)
+        #expect(try await store.traceSpans(traceID: "d").count == 1476)
+        await store.close()
+    }
 }

@@ -158,15 +158,72 @@ def read_store(path: pathlib.Path) -> dict[str, list[dict[str, Any]]]:
         connection.close()
 
 
+def decode_span_batch(blob: bytes, trace_id: str) -> list[dict[str, Any]]:
+    """The spans of a `trace_span_batches` row, as `trace_spans` rows would hold them. Per span: a
+    flags byte (1: has a parent, 2: detail is bytes), start and end (8 bytes each, little endian),
+    then span id, parent id (when flagged), agent, name, kind, status and detail, each a 4-byte
+    little-endian length and its bytes."""
+    spans: list[dict[str, Any]] = []
+    index = 0
+
+    def take(width: int, signed: bool = False) -> int:
+        nonlocal index
+        assert len(blob) - index >= width, f"span batch of trace {trace_id} cut short at byte {index}"
+        value = int.from_bytes(blob[index : index + width], "little", signed=signed)
+        index += width
+        return value
+
+    def chunk() -> bytes:
+        nonlocal index
+        length = take(4)
+        assert len(blob) - index >= length, f"span batch of trace {trace_id} cut short at byte {index}"
+        index += length
+        return blob[index - length : index]
+
+    while index < len(blob):
+        flags = take(1)
+        start, end = take(8, signed=True), take(8, signed=True)
+        span_id = chunk().decode()
+        parent = chunk().decode() if flags & 1 else None
+        agent, name, kind, status = (chunk().decode() for _ in range(4))
+        detail_bytes = chunk()
+        spans.append(
+            {
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "parent_span_id": parent,
+                "is_run_root": 0,
+                "agent": agent,
+                "name": name,
+                "kind": kind,
+                "start_ns": start,
+                "end_ns": end,
+                "status": status,
+                "detail": detail_bytes if flags & 2 else detail_bytes.decode(),
+            }
+        )
+    return spans
+
+
+def stored_spans(content: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Every span in a store's content: rows of trace_spans, and the spans of trace_span_batches rows."""
+    spans = list(content.get("trace_spans", []))
+    for row in content.get("trace_span_batches", []):
+        decoded = decode_span_batch(row["spans"], row["trace_id"])
+        assert len(decoded) == row["span_count"], f"batch {row['id']}: {len(decoded)} spans, counted {row['span_count']}"
+        spans += decoded
+    return spans
+
+
 def wait_stored(stack: TracingStack, span_id: str, timeout: float = 10.0) -> dict[str, list[dict[str, Any]]]:
-    """The store's content once its trace_spans table holds `span_id` (spans are written in batches)."""
+    """The store's content once it holds `span_id` (spans are written in batches)."""
     deadline = time.monotonic() + timeout
     while True:
         content = read_store(stack.store_path) if stack.store_path.exists() else {}
-        if any(row.get("span_id") == span_id for row in content.get("trace_spans", [])):
+        if any(row.get("span_id") == span_id for row in stored_spans(content)):
             return content
         if time.monotonic() >= deadline:
-            pytest.fail(f"span {span_id} not in the store's trace_spans within {timeout}s")
+            pytest.fail(f"span {span_id} not in the store within {timeout}s")
         time.sleep(0.2)
 
 
