@@ -245,7 +245,7 @@ extension Store {
         _ connection: SQLiteConnection
     ) throws -> [(span: StoredSpan, sequence: Int64)] {
         var spans = try connection.prepare(
-            "SELECT \(spanColumns), id FROM trace_spans WHERE \(condition)"
+            "SELECT \(spanColumns) FROM trace_spans WHERE \(condition)"
         ).run(parameters).compactMap(span)
         let batches = try connection.prepare(
             "SELECT trace_id, id, span_count, spans FROM trace_span_batches WHERE \(condition)"
@@ -275,15 +275,16 @@ extension Store {
     /// Well under SQLite's limit on bound parameters (32766 since 3.32).
     private static let maximumTraceIDsPerQuery = 500
 
+    /// A span's columns and its id (its sequence number).
     private static let spanColumns =
-        "trace_id, span_id, parent_span_id, is_run_root, agent, name, kind, start_ns, end_ns, status, detail"
+        "trace_id, span_id, parent_span_id, is_run_root, agent, name, kind, start_ns, end_ns, status, detail, id"
 
-    /// A row of `spanColumns`, optionally followed by its id.
+    /// A row of `spanColumns`.
     private static func span(_ row: [PreparedStatement.Value]) -> (span: StoredSpan, sequence: Int64)? {
-        guard row.count == 11 || row.count == 12, case .text(let traceID) = row[0], case .text(let spanID) = row[1],
+        guard row.count == 12, case .text(let traceID) = row[0], case .text(let spanID) = row[1],
             case .integer(let isRunRoot) = row[3], case .text(let agent) = row[4], case .text(let name) = row[5],
             case .text(let kind) = row[6], case .integer(let start) = row[7], case .integer(let end) = row[8],
-            case .text(let status) = row[9]
+            case .text(let status) = row[9], case .integer(let sequence) = row[11]
         else { return nil }
         let detail: StoredSpan.Detail
         switch row[10] {
@@ -293,8 +294,6 @@ extension Store {
         }
         var parent: String?
         if case .text(let text) = row[2] { parent = text }
-        var sequence: Int64 = 0
-        if row.count == 12, case .integer(let id) = row[11] { sequence = id }
         let span = StoredSpan(
             traceID: traceID,
             spanID: spanID,

@@ -69,40 +69,45 @@ struct AnswerSummary: Sendable, Equatable {
         members: TopLevelJSONObject,
         format: UpstreamWireFormat,
         textLimit: Int
-    ) -> (@Sendable () -> AnswerSummary?)? {
+    ) -> (@Sendable () -> (responseModel: String?, finishReasons: [String]))? {
         guard textLimit == 0 else { return nil }
         let kept = readMembers(format).compactMap { name in members.member(name).map { (name, $0.valueRange) } }
         let size = kept.reduce(0) { $0 + $1.1.count }
         guard size <= maximumLaterReadBytes else { return nil }
+        let marker = toolCallMarker(format)
+        let readable = body.readableBytesView
         // `{"name":value,...}` of the members read, for the parser later.
         var object: [UInt8] = [UInt8(ascii: "{")]
         object.reserveCapacity(size + 16 * kept.count + 2)
         for (offset, (name, range)) in kept.enumerated() {
-            guard let value = body.getBytes(at: body.readerIndex + range.lowerBound, length: range.count) else {
-                return nil
-            }
+            let value = readable[(readable.startIndex + range.lowerBound)..<(readable.startIndex + range.upperBound)]
+            if value.containsSubsequence(marker) { return nil }
             if offset > 0 { object.append(UInt8(ascii: ",")) }
             object.append(UInt8(ascii: "\""))
             object.append(contentsOf: name.utf8)
             object.append(contentsOf: "\":".utf8)
-            if value.containsToolCallMarker(toolCallMarker(format)) { return nil }
             object.append(contentsOf: value)
         }
         object.append(UInt8(ascii: "}"))
         return { [object] in
-            guard let answer = (try? JSONValue.parse(object))?.objectValue else { return nil }
-            return read(answer, format: format, textLimit: 0)
+            guard let answer = (try? JSONValue.parse(object))?.objectValue else { return (nil, []) }
+            let summary = read(answer, format: format, textLimit: 0)
+            return (summary.responseModel, summary.finishReasons)
         }
     }
 
     /// The key or type that a tool call in an answer of `format` cannot be written without.
     private static func toolCallMarker(_ format: UpstreamWireFormat) -> [UInt8] {
         switch format {
-        case .openAIChat, .openAIEmbeddings: Array("tool_calls".utf8)
-        case .anthropicMessages: Array("tool_use".utf8)
-        case .openAIResponses: Array("function_call".utf8)
+        case .openAIChat, .openAIEmbeddings: chatToolCallMarker
+        case .anthropicMessages: anthropicToolCallMarker
+        case .openAIResponses: responsesToolCallMarker
         }
     }
+
+    private static let chatToolCallMarker = Array("tool_calls".utf8)
+    private static let anthropicToolCallMarker = Array("tool_use".utf8)
+    private static let responsesToolCallMarker = Array("function_call".utf8)
 
     /// The top-level members `read` looks at, by dialect.
     private static func readMembers(_ format: UpstreamWireFormat) -> [String] {
@@ -313,23 +318,5 @@ struct StreamAnswerCollector: Sendable {
             call.arguments += arguments
         }
         partialCalls[index] = call
-    }
-}
-
-extension [UInt8] {
-    /// Whether `marker` (which has an underscore) occurs: the scan stops only at underscores,
-    /// rare in an answer's JSON next to quotes and letters.
-    fileprivate func containsToolCallMarker(_ marker: [UInt8]) -> Bool {
-        guard let pivot = marker.firstIndex(of: UInt8(ascii: "_")) else { return containsSubsequence(marker) }
-        var index = pivot
-        while index < count - (marker.count - pivot - 1) {
-            if self[index] == UInt8(ascii: "_"),
-                self[(index - pivot)..<(index - pivot + marker.count)].elementsEqual(marker)
-            {
-                return true
-            }
-            index += 1
-        }
-        return false
     }
 }

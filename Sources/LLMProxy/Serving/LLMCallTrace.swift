@@ -26,7 +26,7 @@ final class LLMCallTrace: Sendable {
         var input: String?
         var answer: AnswerSummary?
         /// Set instead of `answer` for an answer read when its span is built.
-        var readAnswerLater: (@Sendable () -> AnswerSummary?)?
+        var readAnswerLater: (@Sendable () -> (responseModel: String?, finishReasons: [String]))?
         var isEnded = false
     }
 
@@ -107,7 +107,7 @@ final class LLMCallTrace: Sendable {
 
     /// An answer without tool calls whose model and finish reasons the span reads later
     /// (`AnswerSummary.readLater`).
-    func answeredLater(_ read: @escaping @Sendable () -> AnswerSummary?) {
+    func answeredLater(_ read: @escaping @Sendable () -> (responseModel: String?, finishReasons: [String])) {
         state.withLock { $0.readAnswerLater = read }
     }
 
@@ -153,18 +153,9 @@ final class LLMCallTrace: Sendable {
                         limit: capture.maximumBytes
                     )
                 },
-                readAnswerLater: readAnswerLater.map(Self.modelAndFinishReasons)
+                readAnswerLater: readAnswerLater
             )
         )
-    }
-
-    private static func modelAndFinishReasons(
-        _ read: @escaping @Sendable () -> AnswerSummary?
-    ) -> @Sendable () -> (responseModel: String?, finishReasons: [String]) {
-        {
-            let answer = read()
-            return (answer?.responseModel, answer?.finishReasons ?? [])
-        }
     }
 
     static let withheld = "[withheld: a guard blocks this content]"
