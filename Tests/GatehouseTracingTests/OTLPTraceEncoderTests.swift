@@ -150,6 +150,19 @@ struct OTLPTraceEncoderTests {
             framing.write(spans, into: &body)
             #expect(body == (try reference(spans)), "\(spans.count) spans")
         }
+        // Each span's bytes split in two (a span and the attributes an exporter adds) frame as
+        // the one span they make.
+        for spans in batches {
+            let split = spans.map { data in
+                let bytes = Array(data)
+                return ExportedSpan(
+                    span: Array(bytes[..<(bytes.count / 3)]),
+                    attributes: Array(bytes[(bytes.count / 3)...])
+                )
+            }
+            framing.write(split, into: &body)
+            #expect(body == (try reference(spans)), "\(spans.count) split spans")
+        }
         #expect(
             try OTLPTraceEncoder.request(batches[5], resource: resource, scope: ("gatehouse", "1.2.3"))
                 == (try reference(batches[5]))

@@ -52,19 +52,22 @@ struct SpanExporterTests {
                 startNanoseconds: 1,
                 endNanoseconds: 2
             )
-            // Bytes a test can read back: the span's name, and for Langfuse a marker.
+            // Bytes a test can read back: the span's name, and for Langfuse a marker after it.
             return EncodedSpan(
                 record: record,
                 agent: "a",
-                otlp: Data(record.name.utf8),
-                langfuse: Data((record.name + "+lf").utf8)
+                otlp: Array(record.name.utf8),
+                langfuse: Array("+lf".utf8)
             )
         }
     }
 
     /// Each batch body is its spans' bytes joined by commas, so a test can see what arrived.
-    let encodeNames: @Sendable ([Data], inout [UInt8]) -> Void = { spans, body in
-        body.append(contentsOf: spans.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",").utf8)
+    let encodeNames: @Sendable ([ExportedSpan], inout [UInt8]) -> Void = { spans, body in
+        body.append(
+            contentsOf: spans.map { String(decoding: $0.span + $0.attributes, as: UTF8.self) }.joined(separator: ",")
+                .utf8
+        )
     }
 
     @Test func aLangfuseExporterSendsEachSpanWithItsAttributesAndOthersWithout() async {
@@ -174,7 +177,9 @@ struct SpanExporterTests {
             contentType: "application/x-protobuf",
             encode: { spans, body in
                 // Appends without clearing: what the last body left must be gone already.
-                body.append(contentsOf: spans.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",").utf8)
+                body.append(
+                    contentsOf: spans.map { String(decoding: $0.span, as: UTF8.self) }.joined(separator: ",").utf8
+                )
                 body.append(contentsOf: ";".utf8)
             },
             batchSize: 4

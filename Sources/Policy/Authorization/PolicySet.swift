@@ -19,6 +19,9 @@ public struct PolicySet: Sendable {
     let unlistedAgents: UnlistedAgents
     /// Where `unlisted_agents` was set, for the denial's rule.
     let unlistedRule: String
+    /// Each agent's own policy's content capture (nil when it does not capture), looked up on
+    /// every traced call without copying the whole policy out of `policies`.
+    private let ownCaptures: [String: TraceContentCapture?]
     public let tags: PolicyTags
     /// The files the set was read from, in load order.
     public let files: [String]
@@ -45,6 +48,7 @@ public struct PolicySet: Sendable {
         self.groupPolicies = groupPolicies
         self.unlistedAgents = unlistedAgents
         self.unlistedRule = unlistedRule
+        self.ownCaptures = policies.mapValues { policy in policy.contentCapture.flatMap { $0.isEnabled ? $0 : nil } }
         self.tags = tags
         self.files = files
     }
@@ -72,7 +76,10 @@ public struct PolicySet: Sendable {
 
     /// How much of the agent's content its traces carry; nil when its policy does not capture.
     public func contentCapture(_ identity: Identity) -> TraceContentCapture? {
-        guard let capture = policy(for: identity)?.contentCapture, capture.isEnabled else { return nil }
+        if let own = ownCaptures[identity.agentName] { return own }
+        guard !identity.groups.isEmpty, let capture = policy(for: identity)?.contentCapture, capture.isEnabled else {
+            return nil
+        }
         return capture
     }
 

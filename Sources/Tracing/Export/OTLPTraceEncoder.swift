@@ -23,9 +23,14 @@ public enum OTLPTraceEncoder {
 
     /// One span as a serialized `opentelemetry.proto.trace.v1.Span`.
     public static func encode(_ record: SpanRecord) -> Data {
+        Data(encodedBytes(record))
+    }
+
+    /// The same bytes as `encode(_:)`, as the writer made them (no copy into `Data`).
+    public static func encodedBytes(_ record: SpanRecord) -> [UInt8] {
         var writer = OTLPSpanWriter()
         writer.write(record)
-        return Data(writer.bytes)
+        return writer.bytes
     }
 
     /// A span holding only these attributes: appended to a span's bytes, it adds them to that span.
@@ -77,6 +82,12 @@ public enum OTLPTraceEncoder {
 
         /// Replaces `body`'s bytes (keeping its storage) with the request carrying `spans`.
         public func write(_ spans: [Data], into body: inout [UInt8]) {
+            write(spans.map { ExportedSpan(span: Array($0)) }, into: &body)
+        }
+
+        /// Replaces `body`'s bytes (keeping its storage) with the request carrying `spans`, each
+        /// span's added attributes framed inside it.
+        public func write(_ spans: [ExportedSpan], into body: inout [UInt8]) {
             // ExportTraceServiceRequest.resource_spans = 1, ResourceSpans.scope_spans = 2,
             // ScopeSpans.spans = 2.
             var scopeSpansSize = scopeField.count
@@ -91,7 +102,8 @@ public enum OTLPTraceEncoder {
             writer.append(contentsOf: scopeField)
             for span in spans {
                 writer.writeLengthDelimitedHeader(field: 2, length: span.count)
-                writer.append(contentsOf: span)
+                writer.append(contentsOf: span.span)
+                writer.append(contentsOf: span.attributes)
             }
             writer.finish(into: &body)
         }

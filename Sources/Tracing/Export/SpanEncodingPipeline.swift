@@ -1,45 +1,67 @@
-public import Foundation
+internal import Foundation
 internal import Synchronization
 
-/// A finished span, serialized once for every place it goes.
+/// A finished span, serialized once for every place it goes. Bytes, not `Data`: every sink
+/// reads them as they are (a `Data` made from the writer's bytes, and an array made back from it
+/// for the store, were two more allocations and copies per span).
 public struct EncodedSpan: Sendable {
     public let record: SpanRecord
     /// The agent whose run the span belongs to.
     public let agent: String
     /// The span as a serialized OTLP `Span`.
-    public let otlp: Data
-    /// The span as a Langfuse exporter sends it: `otlp` followed by a span holding only the
-    /// Langfuse attributes (`LangfuseAttributeEncoder`), put together in one buffer. Empty when no
-    /// Langfuse exporter is configured.
-    public let langfuse: Data
+    public let otlp: [UInt8]
+    /// A span holding only the Langfuse attributes (`LangfuseAttributeEncoder`): a Langfuse
+    /// exporter sends it right after `otlp`, inside the same span message, which then reads as one
+    /// span with both sets of attributes. Empty when no Langfuse exporter is configured.
+    public let langfuse: [UInt8]
 
-    public init(record: SpanRecord, agent: String, otlp: Data, langfuse: Data = Data()) {
+    public init(record: SpanRecord, agent: String, otlp: [UInt8], langfuse: [UInt8] = []) {
         self.record = record
         self.agent = agent
         self.otlp = otlp
         self.langfuse = langfuse
     }
 
-    /// Encodes a span (and, when asked, its Langfuse form).
+    /// Encodes a span (and, when asked, its Langfuse attributes).
     public static func encoding(
         _ record: SpanRecord,
         agent: String,
         langfuse: LangfuseAttributeEncoder? = nil
     ) -> EncodedSpan {
-        let otlp = OTLPTraceEncoder.encode(record)
-        return EncodedSpan(
+        EncodedSpan(
             record: record,
             agent: agent,
-            otlp: otlp,
-            langfuse: langfuse?.encode(record, agent: agent, after: otlp) ?? Data()
+            otlp: OTLPTraceEncoder.encodedBytes(record),
+            langfuse: langfuse?.encode(record, agent: agent) ?? []
         )
+    }
+
+    /// The span as an exporter sends it.
+    func exported(withLangfuseAttributes: Bool) -> ExportedSpan {
+        ExportedSpan(span: otlp, attributes: withLangfuseAttributes ? langfuse : [])
     }
 }
 
-/// A span's Langfuse attributes, encoded to follow the span's own bytes. The trace and
-/// observation groups (an agent's trace name and user, the observation type) repeat, so each
-/// agent and type's pair is encoded once and kept: a span then costs one lookup and the encoding
-/// of its own group (session and cost).
+/// One span as an exporter's request carries it: the span's bytes, then the bytes of a span
+/// holding only the attributes this exporter adds (none for a plain OTLP exporter), framed as one
+/// span. Kept apart until the request is written, so adding attributes copies no span.
+public struct ExportedSpan: Sendable, Equatable {
+    public let span: [UInt8]
+    public let attributes: [UInt8]
+
+    public init(span: [UInt8], attributes: [UInt8] = []) {
+        self.span = span
+        self.attributes = attributes
+    }
+
+    /// The framed span's length.
+    public var count: Int { span.count + attributes.count }
+}
+
+/// A span's Langfuse attributes, encoded as a span holding only them, to follow the span's own
+/// bytes. The trace and observation groups (an agent's trace name and user, the observation type)
+/// repeat, so each agent and type's pair is encoded once and kept: a span then costs one lookup
+/// and the encoding of its own group (session and cost).
 public final class LangfuseAttributeEncoder: Sendable {
     /// Agents are bounded by configuration plus JWT subjects; past this many kept groups, a
     /// group is encoded every time instead of kept.
@@ -50,37 +72,35 @@ public final class LangfuseAttributeEncoder: Sendable {
         let observation: LangfuseAttributes.Observation
     }
 
-    private let kept = Mutex<[GroupKey: Data]>([:])
+    private let kept = Mutex<[GroupKey: [UInt8]]>([:])
 
     public init() {}
 
     /// The span's Langfuse attributes, as a span holding only them.
-    public func encode(_ span: SpanRecord, agent: String) -> Data {
-        encode(span, agent: agent, after: Data())
-    }
-
-    /// `encoded` (the span's own bytes) followed by its Langfuse attributes, in one buffer.
-    public func encode(_ span: SpanRecord, agent: String, after encoded: Data) -> Data {
+    public func encode(_ span: SpanRecord, agent: String) -> [UInt8] {
         let key = GroupKey(agent: agent, observation: LangfuseAttributes.Observation(of: span))
-        let group: Data
+        let group: [UInt8]
         if let known = kept.withLock({ $0[key] }) {
             group = known
         } else {
-            group = OTLPTraceEncoder.encodeAttributes(
-                LangfuseAttributes.traceAttributes(traceName: LangfuseAttributes.traceName(agent: agent), userID: agent)
-                    + key.observation.attributes
+            group = Array(
+                OTLPTraceEncoder.encodeAttributes(
+                    LangfuseAttributes.traceAttributes(
+                        traceName: LangfuseAttributes.traceName(agent: agent),
+                        userID: agent
+                    ) + key.observation.attributes
+                )
             )
             kept.withLock { [group] kept in
                 if kept.count < Self.maximumKeptGroups { kept[key] = group }
             }
         }
-        var writer = OTLPSpanWriter(capacity: encoded.count + group.count + 128)
-        writer.append(contentsOf: encoded)
+        var writer = OTLPSpanWriter(capacity: group.count + 96)
         writer.append(contentsOf: group)
         writer.writeSpanAttributes(
             LangfuseAttributes.ownAttributes(of: span, sessionID: LangfuseAttributes.session(of: span))
         )
-        return Data(writer.bytes)
+        return writer.bytes
     }
 }
 

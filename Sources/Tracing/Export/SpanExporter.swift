@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 internal import Synchronization
 
 /// Sends one encoded batch to a collector. The executable implements it over its HTTP client
@@ -79,12 +79,12 @@ public final class SpanExporter: EncodedSpanSink {
     private let transport: any SpanExportTransport
     private let contentType: String
     /// Writes a request body of the spans' bytes (as this exporter sends them) into an empty buffer.
-    private let encode: @Sendable ([Data], inout [UInt8]) -> Void
+    private let encode: @Sendable ([ExportedSpan], inout [UInt8]) -> Void
     /// A Langfuse exporter's spans carry its attributes (see `EncodedSpan.langfuse`).
     private let addsLangfuseAttributes: Bool
     private let sleep: @Sendable (Duration) async throws -> Void
     /// Only the bytes wait here, not the spans they came from.
-    private let state = Mutex<(spans: [Data], counts: Counts)>(([], Counts()))
+    private let state = Mutex<(spans: [ExportedSpan], counts: Counts)>(([], Counts()))
     private let wakeUps: AsyncStream<Void>.Continuation
     private let wakeUpStream: AsyncStream<Void>
     private let lastProblem = Mutex<String?>(nil)
@@ -98,7 +98,7 @@ public final class SpanExporter: EncodedSpanSink {
         name: String,
         transport: any SpanExportTransport,
         contentType: String,
-        encode: @escaping @Sendable ([Data], inout [UInt8]) -> Void,
+        encode: @escaping @Sendable ([ExportedSpan], inout [UInt8]) -> Void,
         addsLangfuseAttributes: Bool = false,
         capacity: Int = 4096,
         batchSize: Int = 512,
@@ -124,7 +124,7 @@ public final class SpanExporter: EncodedSpanSink {
         let full = state.withLock { state -> Bool in
             let room = capacity - state.spans.count
             let taken = spans.prefix(max(0, room))
-            for span in taken { state.spans.append(addsLangfuseAttributes ? span.langfuse : span.otlp) }
+            for span in taken { state.spans.append(span.exported(withLangfuseAttributes: addsLangfuseAttributes)) }
             state.counts.droppedQueueFull += spans.count - taken.count
             state.counts.queued = state.spans.count
             return state.spans.count >= batchSize
@@ -155,7 +155,7 @@ public final class SpanExporter: EncodedSpanSink {
     /// Sends everything queued now, batch by batch (also at shutdown).
     public func exportQueued() async {
         while true {
-            let batch = state.withLock { state -> [Data] in
+            let batch = state.withLock { state -> [ExportedSpan] in
                 let batch = Array(state.spans.prefix(batchSize))
                 state.spans.removeFirst(batch.count)
                 state.counts.queued = state.spans.count
@@ -166,7 +166,7 @@ public final class SpanExporter: EncodedSpanSink {
         }
     }
 
-    private func send(_ batch: [Data]) async {
+    private func send(_ batch: [ExportedSpan]) async {
         var body = keptBody.withLock { kept in
             defer { kept = [] }
             return kept
@@ -201,7 +201,7 @@ public final class SpanExporter: EncodedSpanSink {
         }
     }
 
-    private func drop(_ batch: [Data], reason: String) {
+    private func drop(_ batch: [ExportedSpan], reason: String) {
         state.withLock { $0.counts.droppedByCollector += batch.count }
         lastProblem.withLock { $0 = reason }
     }

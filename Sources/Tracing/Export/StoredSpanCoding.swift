@@ -7,7 +7,7 @@ public import Store
 /// both). Rows written before that keep their span as typed JSON text, still read.
 public enum StoredSpanCoding {
     public static func row(_ span: SpanRecord, agent: String, isRunRoot: Bool) -> StoredSpan {
-        row(span, agent: agent, isRunRoot: isRunRoot, encoded: OTLPTraceEncoder.encode(span))
+        row(span, agent: agent, isRunRoot: isRunRoot, encoded: OTLPTraceEncoder.encodedBytes(span))
     }
 
     /// The row of a span the pipeline encoded.
@@ -20,7 +20,7 @@ public enum StoredSpanCoding {
         )
     }
 
-    private static func row(_ span: SpanRecord, agent: String, isRunRoot: Bool, encoded: Data) -> StoredSpan {
+    private static func row(_ span: SpanRecord, agent: String, isRunRoot: Bool, encoded: [UInt8]) -> StoredSpan {
         let status: String
         switch span.status {
         case .unset: status = "unset"
@@ -38,7 +38,7 @@ public enum StoredSpanCoding {
             startNanoseconds: Int64(clamping: span.startNanoseconds),
             endNanoseconds: Int64(clamping: span.endNanoseconds),
             status: status,
-            detail: .bytes(Array(encoded))
+            detail: .bytes(encoded)
         )
     }
 
