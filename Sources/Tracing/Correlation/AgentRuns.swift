@@ -111,6 +111,13 @@ public final class AgentRuns: Sendable {
             }
         }
 
+        /// Changes the open run filed under `key` where it is (one lookup, and its pending tool
+        /// calls are not copied out and back); nil when none is open.
+        mutating func update<Result>(_ key: RunKey, _ change: (inout Run) -> Result) -> Result? {
+            guard let index = runs.index(forKey: key) else { return nil }
+            return change(&runs.values[index])
+        }
+
         /// The key a run is filed under for `key`: its own, or the one it joined.
         func resolve(_ key: RunKey) -> RunKey {
             runs[key] != nil ? key : aliases[key] ?? key
@@ -179,13 +186,13 @@ public final class AgentRuns: Sendable {
                 state.alias(key, to: partner)
                 filed = partner
             }
-            if var run = state.runs[filed] {
+            let continued = state.update(filed) { run in
                 run.inFlight += 1
                 run.callCount += 1
                 run.lastActivityNanoseconds = max(run.lastActivityNanoseconds, now)
-                state[run: filed] = run
-                return (RunContext(traceID: run.traceID, rootSpanID: run.rootSpanID, opened: false), [])
+                return RunContext(traceID: run.traceID, rootSpanID: run.rootSpanID, opened: false)
             }
+            if let continued { return (continued, []) }
             state.dropAlias(key)
             var evicted: [FinishedRun] = []
             if state.runs.count >= maximumRuns {
@@ -215,11 +222,10 @@ public final class AgentRuns: Sendable {
     /// A call of the run ended (its spans end at `now`, which the root must cover).
     public func end(_ key: RunKey, at now: UInt64) {
         state.withLock { state in
-            let key = state.resolve(key)
-            guard var run = state.runs[key] else { return }
-            run.inFlight = max(0, run.inFlight - 1)
-            run.lastActivityNanoseconds = max(run.lastActivityNanoseconds, now)
-            state[run: key] = run
+            state.update(state.resolve(key)) { run in
+                run.inFlight = max(0, run.inFlight - 1)
+                run.lastActivityNanoseconds = max(run.lastActivityNanoseconds, now)
+            }
         }
     }
 
@@ -264,21 +270,22 @@ public final class AgentRuns: Sendable {
     /// `arguments` is asked for only when the run waits for more than one call of the tool.
     public func match(_ key: RunKey, tool: String, arguments: () -> String) -> MatchedToolCall? {
         state.withLock { state in
-            let key = state.resolve(key)
-            guard var run = state.runs[key] else { return nil }
             func sameTool(_ name: String) -> Bool {
                 name == tool || tool.hasSuffix("__" + name) || name.hasSuffix("__" + tool)
             }
-            let candidates = run.pending.indices.filter { sameTool(run.pending[$0].call.name) }
-            guard let oldest = candidates.first else { return nil }
-            var index = oldest
-            if candidates.count > 1 {
-                let wanted = arguments()
-                index = candidates.first { run.pending[$0].call.arguments == wanted } ?? oldest
+            let matched = state.update(state.resolve(key)) { run -> MatchedToolCall? in
+                guard !run.pending.isEmpty else { return nil }
+                let candidates = run.pending.indices.filter { sameTool(run.pending[$0].call.name) }
+                guard let oldest = candidates.first else { return nil }
+                var index = oldest
+                if candidates.count > 1 {
+                    let wanted = arguments()
+                    index = candidates.first { run.pending[$0].call.arguments == wanted } ?? oldest
+                }
+                let found = run.pending.remove(at: index)
+                return MatchedToolCall(id: found.call.id, chatSpanID: found.chatSpanID)
             }
-            let found = run.pending.remove(at: index)
-            state[run: key] = run
-            return MatchedToolCall(id: found.call.id, chatSpanID: found.chatSpanID)
+            return matched ?? nil
         }
     }
 

@@ -196,6 +196,16 @@ struct OTLPSpanWriter {
 
     // MARK: - Sizes of nested messages
 
+    /// At least the bytes `write(_:)` makes of the span (ids and fixed fields at their largest,
+    /// the rest exactly), so its buffer is allocated once instead of grown as it is written.
+    static func capacity(for span: SpanRecord) -> Int {
+        var total = 3 * 18 + 2 + 2 * 9 + stringFieldSize(span.name) + attributesSize(span.attributes, field: 9)
+        for event in span.events { total += lengthDelimitedSize(field: 11, length: size(event)) }
+        for link in span.links { total += lengthDelimitedSize(field: 13, length: size(link)) }
+        if case .error(let message) = span.status { total += 8 + message.utf8.count } else { total += 8 }
+        return total
+    }
+
     private static func size(_ event: SpanEvent) -> Int {
         (event.timeNanoseconds == 0 ? 0 : 9) + stringFieldSize(event.name) + attributesSize(event.attributes, field: 3)
     }

@@ -28,7 +28,7 @@ public enum OTLPTraceEncoder {
 
     /// The same bytes as `encode(_:)`, as the writer made them (no copy into `Data`).
     public static func encodedBytes(_ record: SpanRecord) -> [UInt8] {
-        var writer = OTLPSpanWriter()
+        var writer = OTLPSpanWriter(capacity: OTLPSpanWriter.capacity(for: record))
         writer.write(record)
         return writer.bytes
     }
