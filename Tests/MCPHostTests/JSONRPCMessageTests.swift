@@ -190,6 +190,32 @@ struct JSONRPCMessageTests {
         #expect(noMeta.replacingParamsMember("progressToken", with: .null, inMeta: true) == nil)
     }
 
+    @Test func aRoutedToolCallGetsTheServersNameAndTheTraceParentInOneRewrite() throws {
+        let call = try decodeSingle(
+            #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"notes__add","arguments":{"t":"x"},"_meta":{"progressToken":"p"}}}"#
+        )
+        let traced = try #require(call.routedToolCall(name: "add", traceParent: "00-aa-bb-01"))
+        #expect(
+            encodedText(traced)
+                == #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"add","arguments":{"t":"x"},"_meta":{"progressToken":"p","traceparent":"00-aa-bb-01"}}}"#
+        )
+        #expect(traced.paramsMeta?["traceparent"] == .string("00-aa-bb-01"))
+        let untraced = try #require(call.routedToolCall(name: "add", traceParent: nil))
+        #expect(
+            encodedText(untraced)
+                == #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"add","arguments":{"t":"x"},"_meta":{"progressToken":"p"}}}"#
+        )
+        // A call without `_meta` gets one; the original message is left as it was.
+        let bare = try decodeSingle(#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"n"}}"#)
+        #expect(
+            encodedText(try #require(bare.routedToolCall(name: "m", traceParent: "00-cc-dd-01")))
+                == #"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"m","_meta":{"traceparent":"00-cc-dd-01"}}}"#
+        )
+        #expect(encodedText(bare) == #"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"n"}}"#)
+        let noParams = try decodeSingle(#"{"jsonrpc":"2.0","id":6,"method":"tools/call"}"#)
+        #expect(noParams.routedToolCall(name: "m", traceParent: nil) == nil)
+    }
+
     @Test func batchElementsAreDecodedOneByOne() throws {
         let batch = try JSONRPCMessage.decode(
             Array(

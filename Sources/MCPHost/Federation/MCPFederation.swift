@@ -416,9 +416,7 @@ public final class MCPFederation: Sendable {
         guard let name = request.paramsName else { throw .missingToolName }
         guard let tool = catalog.resolve(name, scope: context.scope) else { throw .unknownTool(name: name) }
         guard !tool.isHidden else { throw .toolBlockedByPin(name: name) }
-        guard let server = serversByName[tool.server],
-            let routed = request.replacingParamsMember("name", with: .string(tool.upstreamName), inMeta: false)
-        else { throw .unknownTool(name: name) }
+        guard let server = serversByName[tool.server] else { throw .unknownTool(name: name) }
         let trace =
             tracer.isActive
             ? ToolCallTrace(
@@ -429,6 +427,13 @@ public final class MCPFederation: Sendable {
                 capture: policy.contentCapture(context.caller.identity)
             ) : nil
         do throws(MCPRequestError) {
+            // The request toward the server carries the upstream hop as its parent.
+            guard
+                let routed = request.routedToolCall(
+                    name: tool.upstreamName,
+                    traceParent: trace?.handle.upstreamTraceParent
+                )
+            else { throw MCPRequestError.unknownTool(name: name) }
             let reply = try await callTool(
                 request,
                 tool: tool,
@@ -482,10 +487,7 @@ public final class MCPFederation: Sendable {
             throw error
         }
         defer { ticket.finish(usedTokens: nil) }
-        if let trace {
-            trace.captureArguments(outgoing.params?["arguments"])
-            outgoing = trace.outgoing(outgoing)
-        }
+        trace?.captureArguments(outgoing.params?["arguments"])
         let upstreamStart = trace == nil ? 0 : TraceClock.now()
         let reply: JSONRPCMessage
         do throws(MCPRequestError) {

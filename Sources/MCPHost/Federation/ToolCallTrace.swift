@@ -77,15 +77,6 @@ final class ToolCallTrace: Sendable {
         for decision in outcome.decisions { decided(flow.rawValue, decision) }
     }
 
-    /// The request toward the server carries the upstream hop as its parent.
-    func outgoing(_ request: JSONRPCMessage) -> JSONRPCMessage {
-        guard var params = request.params?.objectValue else { return request }
-        var meta = params["_meta"]?.objectValue ?? JSONObject()
-        meta["traceparent"] = .string(handle.upstreamTraceParent)
-        params["_meta"] = .object(meta)
-        return request.replacingParams(with: .object(params))
-    }
-
     func upstream(server: String, tool: String, startNanoseconds: UInt64) {
         let end = TraceClock.now()
         state.withLock { $0.upstream = (server, tool, startNanoseconds, end) }

@@ -228,6 +228,20 @@ extension JSONRPCMessage {
         return replacingParams(with: .object(params))
     }
 
+    /// A `tools/call` as its server gets it: `params.name` set to the server's own name for the tool
+    /// and, when traced, `params._meta.traceparent` to the upstream hop, in one rewrite of the
+    /// message (every other member where it was). Nil when `params` is not an object.
+    func routedToolCall(name: String, traceParent: String?) -> JSONRPCMessage? {
+        guard var params = params?.objectValue else { return nil }
+        params["name"] = .string(name)
+        if let traceParent {
+            var meta = params["_meta"]?.objectValue ?? JSONObject()
+            meta["traceparent"] = .string(traceParent)
+            params["_meta"] = .object(meta)
+        }
+        return replacingParams(with: .object(params))
+    }
+
     /// Sets `params[key]`, or `params._meta[key]` when `inMeta`, keeping every other member where it
     /// was. Nil when the message has no object params to edit (and `params` would have to be made).
     func replacingParamsMember(_ key: String, with value: JSONValue, inMeta: Bool) -> JSONRPCMessage? {
