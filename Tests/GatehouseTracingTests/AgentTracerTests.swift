@@ -140,9 +140,8 @@ struct AgentTracerTests {
         #expect(NoTraceRecorder().isActive == false)
     }
 
-    /// A sink that keeps a call's end until its span is built holds the content already cut to
-    /// its limit and no tool calls; the span gets the text cut once (cutting the cut text again
-    /// could keep part of the marker when a wide character stopped the first cut).
+    /// An answer read when its span is built: read by each sink as it builds the span (the
+    /// pipeline only when it drains), and, asking for no tool calls, it ends the run at once.
     @Test func anAnswerReadLaterFillsTheSpanWhenItIsBuiltAndEndsTheRun() throws {
         let reads = Mutex(0)
         let end = LLMCallEnd(
@@ -176,6 +175,9 @@ struct AgentTracerTests {
         #expect(reads.withLock { $0 } == 2)
     }
 
+    /// A sink that keeps a call's end until its span is built holds the content already cut to
+    /// its limit and no tool calls; the span gets the text cut once (cutting the cut text again
+    /// could keep part of the marker when a wide character stopped the first cut).
     @Test func aCallsEndIsKeptCutAndTheSpanCutsItOnce() throws {
         let wide = "aaaaaaa\u{1F600}tail"
         let end = LLMCallEnd(

@@ -274,7 +274,6 @@ public final class AgentRuns: Sendable {
                 name == tool || tool.hasSuffix("__" + name) || name.hasSuffix("__" + tool)
             }
             let matched = state.update(state.resolve(key)) { run -> MatchedToolCall? in
-                guard !run.pending.isEmpty else { return nil }
                 let candidates = run.pending.indices.filter { sameTool(run.pending[$0].call.name) }
                 guard let oldest = candidates.first else { return nil }
                 var index = oldest

@@ -83,14 +83,12 @@ public final class LangfuseAttributeEncoder: Sendable {
         if let known = kept.withLock({ $0[key] }) {
             group = known
         } else {
-            group = Array(
-                OTLPTraceEncoder.encodeAttributes(
-                    LangfuseAttributes.traceAttributes(
-                        traceName: LangfuseAttributes.traceName(agent: agent),
-                        userID: agent
-                    ) + key.observation.attributes
-                )
+            var groupWriter = OTLPSpanWriter()
+            groupWriter.writeSpanAttributes(
+                LangfuseAttributes.traceAttributes(traceName: LangfuseAttributes.traceName(agent: agent), userID: agent)
+                    + key.observation.attributes
             )
+            group = groupWriter.bytes
             kept.withLock { [group] kept in
                 if kept.count < Self.maximumKeptGroups { kept[key] = group }
             }
